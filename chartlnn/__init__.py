@@ -1,0 +1,17 @@
+"""chartlnn: structured charts from clinical notes with compact liquid neural networks.
+
+Each step is a library function first (``chartlnn.prepare``) and a CLI command second. They are
+imported on first use so that ``import chartlnn`` and ``chartlnn --help`` stay fast.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {"prepare": "chartlnn.dataset_builder", "load_prepared": "chartlnn.data"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'chartlnn' has no attribute {name!r}")

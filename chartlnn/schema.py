@@ -1,0 +1,128 @@
+"""The chart schema: which section, entity and document fields a note is turned into.
+
+Loaded from ``configs/schema/*.yaml`` into a validated :class:`Schema`; a bad file fails with one
+line naming the file and the field at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_SCHEMA = CONFIG_DIR / "schema" / "default.yaml"
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PLURAL_SUFFIX = re.compile(r"\s*\((?:S|ES)\)$")
+
+
+class SchemaError(ValueError):
+    """A schema file that cannot be used; the message names the file."""
+
+
+def normalize_header(header: str) -> str:
+    """The form headers are compared in: upper case, single spaces, no trailing "(S)"/"(ES)"."""
+    return _PLURAL_SUFFIX.sub("", " ".join(header.upper().split())).strip()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SectionField(_Strict):
+    description: str = ""
+    headers: list[str] = Field(min_length=1)
+    """Header texts that open this section, as notes write them (case does not matter)."""
+    items: list[str] = []
+    """Sub-headers that belong to this section (BP:, PULSE: in vital signs)."""
+    continues_as: str | None = None
+    """When set, any other sub-header ends this section and opens that one, at the sub-header."""
+
+
+class EntityField(_Strict):
+    description: str = ""
+    unit: str | None = None
+    """The unit normalized values are given in (UCUM-style), None for unitless fields."""
+    values: list[str] | None = None
+    """Closed or special values the field may take (e.g. "no known allergies")."""
+    part_of: str | None = None
+    """The entity field this one is a linked part of (dose, route, frequency of a medication)."""
+
+
+class DocumentField(_Strict):
+    description: str = ""
+    classes: list[str] = Field(min_length=2)
+
+
+class Schema(_Strict):
+    name: str
+    version: int = 1
+    sections: dict[str, SectionField]
+    container_sections: list[str] = []
+    subheaders: list[str] = []
+    other_headers: list[str] = []
+    entities: dict[str, EntityField]
+    documents: dict[str, DocumentField]
+
+    @model_validator(mode="after")
+    def _check(self) -> "Schema":
+        names = [*self.sections, *self.entities, *self.documents]
+        for name in names:
+            if not _FIELD_NAME.match(name):
+                raise ValueError(f"field name {name!r} must be lower_snake_case")
+        if len(set(names)) != len(names):
+            raise ValueError("a field name is used twice across sections/entities/documents")
+        for name in self.container_sections:
+            if name not in self.sections:
+                raise ValueError(f"container_sections names unknown section {name!r}")
+        for name, sec in self.sections.items():
+            if sec.continues_as is not None and sec.continues_as not in self.sections:
+                raise ValueError(f"section {name!r} continues_as unknown section {sec.continues_as!r}")
+        for name, ent in self.entities.items():
+            if ent.part_of is not None and ent.part_of not in self.entities:
+                raise ValueError(f"entity {name!r} is part_of unknown entity {ent.part_of!r}")
+        seen: dict[str, str] = {}
+        for name, sec in self.sections.items():
+            for header in sec.headers:
+                key = normalize_header(header)
+                if key in seen and seen[key] != name:
+                    raise ValueError(f"header {header!r} maps to both {seen[key]!r} and {name!r}")
+                seen[key] = name
+        return self
+
+    @property
+    def section_names(self) -> list[str]:
+        return list(self.sections)
+
+    @property
+    def entity_names(self) -> list[str]:
+        return list(self.entities)
+
+    def header_map(self) -> dict[str, str]:
+        """Normalized header text → section field name."""
+        return {normalize_header(h): name for name, sec in self.sections.items() for h in sec.headers}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(exclude_defaults=False), sort_keys=False, width=100)
+
+
+def load_schema(path: str | Path | None = None) -> Schema:
+    """Load and validate a schema file (the shipped default when ``path`` is None)."""
+    path = Path(path) if path is not None else DEFAULT_SCHEMA
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: schema file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SchemaError(f"{path}: not a readable YAML file ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"{path}: expected a mapping at the top level")
+    try:
+        return Schema.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise SchemaError(f"{path}: {where}: {first['msg']}") from None

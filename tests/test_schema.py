@@ -1,0 +1,52 @@
+import pytest
+
+from chartlnn.schema import DEFAULT_SCHEMA, SchemaError, load_schema, normalize_header
+
+SECTIONS = ["chief_complaint", "history_of_present_illness", "past_medical_history",
+            "past_surgical_history", "medications", "allergies", "social_history", "family_history",
+            "review_of_systems", "vital_signs", "physical_exam", "results", "assessment", "plan",
+            "procedure", "hospital_course"]
+
+
+def test_schema_default_has_the_chart_fields(schema):
+    assert schema.section_names == SECTIONS
+    assert {"age", "sex", "bp_systolic", "bp_diastolic", "heart_rate", "resp_rate", "temperature",
+            "spo2", "weight", "height", "medication", "allergen"} <= set(schema.entity_names)
+    assert schema.entities["medication_dose"].part_of == "medication"
+    assert schema.entities["temperature"].unit == "Cel"
+    assert "letter" in schema.documents["note_type"].classes
+
+
+def test_schema_header_map_covers_mtsamples_variants(schema):
+    headers = schema.header_map()
+    assert headers["CURRENT MEDICATIONS"] == "medications"
+    assert headers["PREOPERATIVE DIAGNOSIS"] == "assessment"
+    assert headers["IMPRESSION"] == "assessment"
+    assert headers["REASON FOR CONSULTATION"] == "chief_complaint"
+    assert normalize_header("Postoperative  diagnosis(es)") == "POSTOPERATIVE DIAGNOSIS"
+
+
+def test_schema_round_trips_through_yaml(schema, tmp_path):
+    path = tmp_path / "schema.yaml"
+    path.write_text(schema.to_yaml())
+    assert load_schema(path) == schema
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace("  age:\n", "  Age:\n"), "lower_snake_case"),
+    (lambda s: s.replace("part_of: medication", "part_of: drug", 1), "unknown entity 'drug'"),
+    (lambda s: s.replace("headers: [ALLERGIES,", "headers: [CHIEF COMPLAINT, ALLERGIES,"), "maps to both"),
+    (lambda s: s.replace("description: The kind of note.", "colour: blue"), "documents.note_type.colour"),
+    (lambda s: s + "\n  bad: [", "not a readable YAML file"),
+])
+def test_schema_bad_file_gives_one_line_naming_the_file(tmp_path, edit, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(edit(DEFAULT_SCHEMA.read_text()))
+    with pytest.raises(SchemaError, match=message) as err:
+        load_schema(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_schema_missing_file(tmp_path):
+    with pytest.raises(SchemaError, match="schema file not found"):
+        load_schema(tmp_path / "nope.yaml")
