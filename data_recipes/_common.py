@@ -1,0 +1,73 @@
+"""Checks every recipe applies to a note before yielding it.
+
+A note that fails a check becomes a ``Reject`` with a reason that never quotes its text; a file
+that cannot be used at all raises ``RecipeError`` with one line naming the file (and row).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import IO
+
+from chartlnn.notes import Note, Reject, Span
+
+MAX_NOTE_CHARS = 200_000
+"""Longer notes are rejected: no clinical note is this long, a concatenated export is."""
+
+
+class RecipeError(ValueError):
+    """The input as a whole is unusable; the message names the file and, when known, the row."""
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file (``.gz`` too) so that bytes that are not UTF-8 survive as surrogates.
+
+    Decoding with ``surrogateescape`` lets one bad row be rejected instead of the whole file.
+    """
+    if not path.exists():
+        raise RecipeError(f"{path}: file not found")
+    if path.is_dir():
+        raise RecipeError(f"{path}: is a folder, expected a file")
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def decode_bytes(data: bytes) -> str | None:
+    """Strict UTF-8 (a BOM is dropped); None when the bytes are not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def text_problem(text: object, max_chars: int = MAX_NOTE_CHARS) -> str | None:
+    """Why a note's text is unusable, or None when it is fine."""
+    if not isinstance(text, str):
+        return "text is not a string"
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return "text is not valid UTF-8"
+    if not text.strip():
+        return "empty note"
+    if "\x00" in text:
+        return "text contains NUL bytes (binary, not a note)"
+    if len(text) > max_chars:
+        return f"note is {len(text)} characters, over the limit of {max_chars}"
+    return None
+
+
+def span_problem(spans: list[Span], text_len: int) -> str | None:
+    """Why a note's gold spans are unusable (offsets outside the text), or None."""
+    for span in spans:
+        if span.end > text_len:
+            return f"gold span {span.label!r} {span.start}:{span.end} is outside the text ({text_len} chars)"
+    return None
+
+
+def checked(note: Note, source: str, row: int | None, max_chars: int) -> Note | Reject:
+    """The note itself, or a Reject saying what is wrong with it."""
+    problem = text_problem(note.text, max_chars) or span_problem(note.spans, len(note.text))
+    if problem:
+        return Reject(source=source, row=row, note_id=note.id, reason=problem)
+    return note

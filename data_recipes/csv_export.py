@@ -1,0 +1,53 @@
+"""`csv`: a hospital export as CSV (or .csv.gz): one note per row.
+
+Columns are configurable; the id and text columns are required, patient id, note type and gold
+spans (a JSON list of ``{start, end, field}``) are optional.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from chartlnn.notes import Note, Reject
+from data_recipes._common import MAX_NOTE_CHARS, RecipeError, open_text
+from data_recipes._rows import row_to_note
+
+csv.field_size_limit(sys.maxsize)
+
+
+def read(path: Path, *, id_column: str = "id", text_column: str = "text",
+         patient_column: str = "patient_id", note_type_column: str = "note_type",
+         spans_column: str = "spans", max_chars: int = MAX_NOTE_CHARS) -> Iterator[Note | Reject]:
+    """Yield one Note (or Reject) per data row; rows are numbered from 2 (the header is row 1).
+
+    The optional columns are used only when present in the header.
+    """
+    path = Path(path)
+    with open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            raise RecipeError(f"{path}: not a readable CSV file ({exc})") from None
+        missing = [c for c in (id_column, text_column) if c not in header]
+        if missing:
+            raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; "
+                              f"found {', '.join(header) or 'none'} (set them with -O id_column=...)")
+        optional = {c: (c if c in header else None)
+                    for c in (patient_column, note_type_column, spans_column)}
+        row_number = 1
+        while True:
+            row_number += 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise RecipeError(f"{path}: row {row_number}: broken CSV ({exc})") from None
+            yield row_to_note(row, source=str(path), row_number=row_number, id_column=id_column,
+                              text_column=text_column, patient_column=optional[patient_column],
+                              note_type_column=optional[note_type_column],
+                              spans_column=optional[spans_column], max_chars=max_chars)
