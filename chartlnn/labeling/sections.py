@@ -1,0 +1,125 @@
+"""Section spans from a note's own headers.
+
+Rules (stated once, here):
+- A header is a line-initial phrase followed by a colon: either any upper-case phrase of at most
+  seven words, or a header the schema knows in any case ("Chief complaint:"). A known header
+  also counts alone on its line without a colon, and, in upper case, after the end of a sentence
+  on the same line (run-in notes).
+- A header the schema maps to a section field opens that section. ``other_headers`` close the
+  open section. Sub-headers (HEENT:, LUNGS:) never open or close anything, except in a section
+  with ``continues_as``: there any sub-header that is not one of its ``items`` ends it and the
+  other section goes on from that sub-header (VITAL SIGNS: BP … HEENT: … becomes vitals, then
+  exam). An unknown header closes the open section unless that section is a container (exam,
+  ROS, vitals, results), where it is taken as one more sub-header.
+- The span runs from the first non-space character after the header's colon to the last
+  non-space character before the next header that closes it; the header's words are never in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chartlnn.notes import SILVER_HEADER, Span
+from chartlnn.schema import Schema, normalize_header
+
+MAX_HEADER_WORDS = 7
+
+
+@dataclass(frozen=True)
+class Header:
+    """A header found in a note: its character range (words and colon) and what it does.
+
+    ``kind`` is "section" (opens ``field``), "other" (closes), "unknown" (closes outside a
+    container) or "sub" (stays inside). The section's text starts at ``content_start``: after
+    the header, or at the sub-header itself when a section continues as another (vitals → exam).
+    ``removable`` says whether header dropout deletes it.
+    """
+
+    start: int
+    end: int
+    kind: str
+    field: str | None = None
+    removable: bool = True
+    content_start: int | None = None
+
+
+class SectionLabeler:
+    """Finds headers and the section spans they open, for one schema."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.fields = schema.header_map()
+        self.subheaders = {normalize_header(h) for h in schema.subheaders}
+        self.other = {normalize_header(h) for h in schema.other_headers}
+        self.containers = set(schema.container_sections)
+        self.items = {name: {normalize_header(h) for h in sec.items}
+                      for name, sec in schema.sections.items()}
+        self.continues_as = {name: sec.continues_as for name, sec in schema.sections.items()}
+        all_items = set().union(*self.items.values())
+        known = sorted({*self.fields, *self.subheaders, *self.other, *all_items}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(h).replace(r"\ ", r"\s+") for h in known)
+        plural = r"(?:\s*\((?:S|ES)\))?"
+        self._known_line_start = re.compile(
+            rf"^[ \t]*(?P<h>(?:{alternatives}){plural})[ \t]*(?:,?[ \t]*:|(?=[ \t]*$))",
+            re.IGNORECASE | re.MULTILINE)
+        self._known_run_in = re.compile(
+            rf"(?:(?<=[.;!?] )|(?<=[.;!?]  ))(?P<h>(?:{alternatives}){plural})[ \t]*:")
+        self._upper_line_start = re.compile(
+            r"^[ \t]*(?P<h>[A-Z][A-Z0-9/&'()\- ]{0,58}[A-Z)])[ \t]*:", re.MULTILINE)
+
+    def find_headers(self, text: str) -> list[Header]:
+        """Every header in ``text``, in order, classified by what it does to sections."""
+        found: dict[int, re.Match[str]] = {}
+        for pattern in (self._known_line_start, self._known_run_in, self._upper_line_start):
+            for match in pattern.finditer(text):
+                found.setdefault(match.start("h"), match)
+        headers, open_field = [], None
+        for start in sorted(found):
+            match = found[start]
+            name = normalize_header(match.group("h"))
+            if len(name.split()) > MAX_HEADER_WORDS:
+                continue
+            header = self._classify(name, start, match.end(), open_field)
+            if header.kind == "section":
+                open_field = header.field
+            elif header.kind != "sub":
+                open_field = None
+            headers.append(header)
+        return headers
+
+    def _classify(self, name: str, start: int, end: int, open_field: str | None) -> Header:
+        if name in self.fields:
+            return Header(start, end, "section", self.fields[name], content_start=end)
+        if name in self.other:
+            return Header(start, end, "other")
+        if open_field is not None and name in self.items[open_field]:
+            return Header(start, end, "sub", removable=False)
+        if name in self.subheaders or open_field in self.containers:
+            follow = self.continues_as.get(open_field) if open_field else None
+            if follow is not None:
+                return Header(start, end, "section", follow, removable=False, content_start=start)
+            return Header(start, end, "sub", removable=False)
+        return Header(start, end, "unknown")
+
+    def label(self, text: str) -> tuple[list[Span], list[Header]]:
+        """Section spans (source ``silver:header``) and the headers they came from."""
+        headers = self.find_headers(text)
+        boundaries = [h for h in headers if h.kind != "sub"]
+        spans = []
+        for i, header in enumerate(boundaries):
+            if header.kind != "section":
+                continue
+            stop = boundaries[i + 1].start if i + 1 < len(boundaries) else len(text)
+            span = _trimmed(text, header.content_start, stop)
+            if span is not None:
+                spans.append(Span(span[0], span[1], header.field, source=SILVER_HEADER))
+        return spans, headers
+
+
+def _trimmed(text: str, start: int, stop: int) -> tuple[int, int] | None:
+    """``start:stop`` without surrounding white space and stray commas; None when nothing is left."""
+    while start < stop and (text[start].isspace() or text[start] == ","):
+        start += 1
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    return (start, stop) if start < stop else None
