@@ -1,0 +1,112 @@
+"""The domain tokenizer, and the exact projection of character spans onto token BIO tags.
+
+Pre-tokenization splits at every white space, punctuation mark and digit/letter change, and keeps
+each newline as a token of its own (line structure is what marks sections once headers are
+gone). Span boundaries therefore fall on token boundaries, so spans → tags → spans is exact; a
+span that does not (counted in the data card) widens to the tokens it touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from chartlnn.notes import Span
+
+PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
+SPECIAL_TOKENS = [PAD, UNK, MASK]
+OUTSIDE = "O"
+
+
+def new_tokenizer() -> Tokenizer:
+    """An untrained WordPiece tokenizer with the project's normalizer and pre-tokenizer."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[^\S\n]+"), behavior="removed"),
+        pre_tokenizers.Split(Regex(r"\n"), behavior="isolated"),
+        pre_tokenizers.Punctuation(behavior="isolated"),
+        pre_tokenizers.Digits(individual_digits=False),
+    ])
+    tokenizer.decoder = decoders.WordPiece()
+    return tokenizer
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    """Train on ``texts`` (the training split only, so no test note shapes the vocabulary)."""
+    tokenizer = new_tokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                        special_tokens=SPECIAL_TOKENS, show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A saved ``tokenizer.json`` (or the one inside a dataset or model directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no tokenizer.json here")
+    return Tokenizer.from_file(str(path))
+
+
+def encode(tokenizer: Tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids and each token's ``(start, end)`` character offsets into ``text``."""
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    return encoding.ids, [tuple(o) for o in encoding.offsets]
+
+
+def bio_labels(fields: Sequence[str]) -> list[str]:
+    """The tag set for a family of fields: O, then B-/I- for each field, in schema order."""
+    return [OUTSIDE, *(f"{p}-{f}" for f in fields for p in ("B", "I"))]
+
+
+def spans_to_tags(offsets: Sequence[tuple[int, int]], spans: Iterable[Span]) -> list[str]:
+    """BIO tags, one per token: B on the first token a span touches, I on the rest.
+
+    Spans of one family never overlap, so a token belongs to at most one span.
+    """
+    tags = [OUTSIDE] * len(offsets)
+    starts = [start for start, _ in offsets]
+    for span in sorted(spans, key=lambda s: s.start):
+        inside = False
+        for i in range(_first_token_ending_after(offsets, span.start), len(offsets)):
+            if starts[i] >= span.end:
+                break
+            tags[i] = f"{'I' if inside else 'B'}-{span.label}"
+            inside = True
+    return tags
+
+
+def tags_to_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Character spans ``(start, end, label)`` from BIO tags; a stray I- starts a new span."""
+    spans: list[tuple[int, int, str]] = []
+    current: list | None = None
+    for (start, end), tag in zip(offsets, tags):
+        prefix, _, label = tag.partition("-")
+        if prefix == "I" and current is not None and current[2] == label:
+            current[1] = end
+            continue
+        if current is not None:
+            spans.append(tuple(current))
+            current = None
+        if prefix in ("B", "I"):
+            current = [start, end, label]
+    if current is not None:
+        spans.append(tuple(current))
+    return spans
+
+
+def _first_token_ending_after(offsets: Sequence[tuple[int, int]], position: int) -> int:
+    """Index of the first token whose end is past ``position`` (binary search)."""
+    lo, hi = 0, len(offsets)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if offsets[mid][1] <= position:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

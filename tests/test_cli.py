@@ -1,0 +1,83 @@
+import json
+
+from typer.testing import CliRunner
+
+from chartlnn.cli import app
+
+runner = CliRunner()
+
+
+def _csv(path, rows):
+    path.write_text("id,text\n" + "".join(f'{i},"{t}"\n' for i, t in rows), encoding="utf-8")
+    return path
+
+
+NOTES = [(i, f"CHIEF COMPLAINT: Cough for {i} days.\nMEDICATIONS: Aspirin 81 mg daily.\nPLAN: Rest.")
+         for i in range(12)]
+
+
+def test_cli_prepare_then_inspect(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES + [(99, "")])
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["prepare", "csv", "--input", str(source), "--out", str(out),
+                                 "--set", "vocab_size=500"])
+    assert result.exit_code == 0, result.output
+    assert "12 notes kept" in result.output and "1 rejected" in result.output
+    card = json.loads((out / "data_card.json").read_text())
+    assert card["config"]["vocab_size"] == 500
+    shown = runner.invoke(app, ["inspect", str(out)])
+    assert shown.exit_code == 0 and "Data card" in shown.output and "empty note" in shown.output
+    as_json = runner.invoke(app, ["inspect", str(out), "--json"])
+    assert json.loads(as_json.output)["counts"]["notes_kept"] == 12
+
+
+def test_cli_errors_are_one_line_and_exit_1(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES)
+    cases = [
+        (["prepare", "csv", "--out", str(tmp_path / "a")], "recipe 'csv' needs --input"),
+        (["prepare", "csv", "--input", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "b")],
+         "missing.csv: file not found"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "c"), "-O", "colour=red"],
+         "recipe 'csv' has no option colour"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "d"), "--set", "vocab=1"],
+         "unknown key 'vocab'"),
+        (["prepare", "nope", "--input", str(source), "--out", str(tmp_path / "e")], "unknown recipe 'nope'"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "f"), "-O", "text_column=body"],
+         "missing column(s) body"),
+        (["inspect", str(tmp_path)], "no data_card.json here"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert result.output.strip().count("\n") == 0, result.output
+
+
+def test_cli_refuses_to_overwrite_without_flag(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES)
+    out = tmp_path / "ds"
+    assert runner.invoke(app, ["prepare", "csv", "-i", str(source), "-o", str(out)]).exit_code == 0
+    again = runner.invoke(app, ["prepare", "csv", "-i", str(source), "-o", str(out)])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    assert runner.invoke(app, ["prepare", "csv", "-i", str(source), "-o", str(out),
+                               "--overwrite"]).exit_code == 0
+
+
+def test_cli_phi_fail_refuses(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES + [(50, "Call 555-123-4567 today.")])
+    result = runner.invoke(app, ["prepare", "csv", "-i", str(source), "-o", str(tmp_path / "ds"),
+                                 "--phi", "fail"])
+    assert result.exit_code == 1 and "50" in result.output and "555-123-4567" not in result.output
+
+
+def test_cli_recipes_lists_options():
+    result = runner.invoke(app, ["recipes"])
+    assert result.exit_code == 0
+    assert "mtsamples" in result.output and "id_column='id'" in result.output
+
+
+def test_cli_demo_runs_on_synthetic_notes(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--notes", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Data card — synthetic" in result.output
+    assert (tmp_path / "demo" / "dataset" / "data_card.json").exists()
