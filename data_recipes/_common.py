@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +33,25 @@ def open_text(path: Path) -> IO[str]:
         raise RecipeError(f"{path}: is a folder, expected a file")
     raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+READ_ERRORS = (OSError, EOFError, UnicodeError)
+"""What a corrupt or mislabeled file raises mid-read (a .gz that is not gzip, a truncated file)."""
+
+
+def numbered_lines(handle: IO[str], path: Path) -> Iterator[tuple[int, str]]:
+    """``(line_number, line)`` from 1; a read failure becomes one RecipeError naming the line."""
+    line_number = 0
+    while True:
+        line_number += 1
+        try:
+            line = handle.readline()
+        except READ_ERRORS as exc:
+            raise RecipeError(f"{path}: line {line_number}: cannot read the file "
+                              f"({type(exc).__name__}); is it the right format?") from None
+        if not line:
+            return
+        yield line_number, line
 
 
 def decode_bytes(data: bytes) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chartlnn.notes import Note, Reject
-from data_recipes._common import MAX_NOTE_CHARS, RecipeError, open_text
+from data_recipes._common import MAX_NOTE_CHARS, READ_ERRORS, RecipeError, open_text
 from data_recipes._rows import row_to_note
 
 csv.field_size_limit(sys.maxsize)
@@ -30,8 +30,8 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
         reader = csv.DictReader(handle)
         try:
             header = reader.fieldnames or []
-        except csv.Error as exc:
-            raise RecipeError(f"{path}: not a readable CSV file ({exc})") from None
+        except (csv.Error, *READ_ERRORS) as exc:
+            raise RecipeError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
         missing = [c for c in (id_column, text_column) if c not in header]
         if missing:
             raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; "
@@ -45,8 +45,9 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                raise RecipeError(f"{path}: row {row_number}: broken CSV ({exc})") from None
+            except (csv.Error, *READ_ERRORS) as exc:
+                raise RecipeError(f"{path}: row {row_number}: cannot read the file "
+                                  f"({type(exc).__name__})") from None
             yield row_to_note(row, source=str(path), row_number=row_number, id_column=id_column,
                               text_column=text_column, patient_column=optional[patient_column],
                               note_type_column=optional[note_type_column],

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chartlnn.notes import Note, Reject
-from data_recipes._common import MAX_NOTE_CHARS, open_text
+from data_recipes._common import MAX_NOTE_CHARS, numbered_lines, open_text
 from data_recipes._rows import row_to_note
 
 
@@ -21,7 +21,7 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
     """Yield one Note (or Reject) per non-blank line; lines are numbered from 1."""
     path = Path(path)
     with open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, line in numbered_lines(handle, path):
             if not line.strip():
                 continue
             source = str(path)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chartlnn.notes import Note, Reject
-from data_recipes._common import MAX_NOTE_CHARS, RecipeError, checked, open_text
+from data_recipes._common import MAX_NOTE_CHARS, READ_ERRORS, RecipeError, checked, open_text
 
 csv.field_size_limit(sys.maxsize)
 
@@ -83,8 +83,8 @@ def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS) -> Iterator[Note | Reje
         try:
             header = reader.fieldnames or []
             rows = list(reader)
-        except csv.Error as exc:
-            raise RecipeError(f"{path}: not a readable MTSamples CSV ({exc})") from None
+        except (csv.Error, *READ_ERRORS) as exc:
+            raise RecipeError(f"{path}: not a readable MTSamples CSV ({type(exc).__name__})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; is this the MTSamples CSV?")

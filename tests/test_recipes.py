@@ -51,6 +51,16 @@ def test_recipes_missing_file_is_one_clear_error(tmp_path):
         list(text_dir.read(tmp_path / "nope"))
 
 
+def test_recipes_corrupt_gzip_is_one_clear_error(tmp_path):
+    for recipe, name in ((csv_export, "export.csv.gz"), (jsonl_export, "export.jsonl.gz"),
+                         (mtsamples, "mtsamples.csv.gz")):
+        path = tmp_path / name
+        path.write_bytes(b"this is not gzip at all")
+        with pytest.raises(RecipeError, match=rf"{name}: .*BadGzipFile") as err:
+            list(recipe.read(path))
+        assert "\n" not in str(err.value)
+
+
 def test_recipes_csv_bad_rows_are_rejected_with_row_numbers(tmp_path):
     path = tmp_path / "export.csv"
     rows = [b"id,text,spans", b"1,fine note,", b"2,,", b"3,\xff\xfe broken bytes,",
