@@ -1,12 +1,14 @@
 """chartlnn: structured charts from clinical notes with compact liquid neural networks.
 
-Each step is a library function first (``chartlnn.prepare``) and a CLI command second. They are
-imported on first use so that ``import chartlnn`` and ``chartlnn --help`` stay fast.
+Each step is a library function first and a CLI command second: ``chartlnn.prepare(...)``,
+``chartlnn.train.train(...)`` (the module keeps the name of its room), ``chartlnn.load(...)``.
+They are imported on first use so that ``import chartlnn`` and ``chartlnn --help`` stay fast.
 """
 
 __version__ = "0.1.0"
 
-_LAZY = {"prepare": "chartlnn.dataset_builder", "load_prepared": "chartlnn.data"}
+_LAZY = {"prepare": "chartlnn.dataset_builder", "load_prepared": "chartlnn.data",
+         "load": "chartlnn.inference"}
 
 
 def __getattr__(name: str):

@@ -79,6 +79,58 @@ def prepare(
 
 
 @app.command()
+def train(
+    data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+    model: str = typer.Option("liquid-small", help="liquid-small, cfc-small, transformer-small or a YAML path."),
+    config: str = typer.Option("default", help="Train config: a name in configs/train or a YAML path."),
+    set_: list[str] = typer.Option([], "--set", help="Override KEY=VALUE (train keys; model.KEY for the model)."),
+    init: Optional[Path] = typer.Option(None, help="Start from this trained or pretrained model directory."),
+    overwrite: bool = typer.Option(False, help="Replace a model already in --out."),
+) -> None:
+    """Train a tagger with Lightning and write a model directory."""
+    from chartlnn.config import ConfigError, load_config
+    from chartlnn.train import TrainConfig, TrainError, split_overrides, train_config_path
+    from chartlnn.train import train as run_train
+
+    try:
+        train_overrides, model_overrides = split_overrides(_options(set_))
+        cfg = load_config(TrainConfig, train_config_path(config), train_overrides)
+        metrics = run_train(data, out, model=model, config=cfg, model_overrides=model_overrides,
+                            init=init, overwrite=overwrite)
+    except (ConfigError, TrainError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {out}: validation field F1 {metrics.get('val/field_f1', 0):.3f}, section "
+                  f"token F1 {metrics.get('val/section_token_f1', 0):.3f}, entity F1 "
+                  f"{metrics.get('val/entity_f1', 0):.3f}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def pretrain(
+    data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset of notes (labels unused)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the pretrained encoder."),
+    model: str = typer.Option("liquid-small", help="Model config name or YAML path."),
+    config: str = typer.Option("default", help="Train config: a name in configs/train or a YAML path."),
+    set_: list[str] = typer.Option([], "--set", help="Override KEY=VALUE (train keys; model.KEY for the model)."),
+    overwrite: bool = typer.Option(False, help="Replace what is in --out."),
+) -> None:
+    """Pretrain the encoder on unlabeled notes (masked tokens); then `train --init` from it."""
+    from chartlnn.config import ConfigError, load_config
+    from chartlnn.train import TrainConfig, TrainError, split_overrides, train_config_path
+    from chartlnn.train import pretrain as run_pretrain
+
+    try:
+        train_overrides, model_overrides = split_overrides(_options(set_))
+        cfg = load_config(TrainConfig, train_config_path(config), train_overrides)
+        metrics = run_pretrain(data, out, model=model, config=cfg, model_overrides=model_overrides,
+                               overwrite=overwrite)
+    except (ConfigError, TrainError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {out}: validation masked-token loss {metrics['val/mlm_loss']:.3f}; "
+                  f"fine-tune with `chartlnn train --init {out} ...`", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def inspect(path: Path = typer.Argument(..., help="A prepared dataset directory."),
             json_: bool = typer.Option(False, "--json", help="Print the card as JSON.")) -> None:
     """Print a prepared dataset's data card."""
@@ -108,19 +160,31 @@ def recipes() -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its outputs."),
          notes: int = typer.Option(DEMO_NOTES, help="How many synthetic notes to generate.")) -> None:
-    """Run the whole flow on embedded synthetic notes: generate → prepare → show the data card."""
+    """The whole flow on embedded synthetic notes: generate → prepare → train → chart a note."""
+    from chartlnn.config import load_config
+    from chartlnn.data import load_prepared
+    from chartlnn.data_card import render_markdown
     from chartlnn.dataset_builder import prepare as run_prepare
+    from chartlnn.inference import load
+    from chartlnn.train import TrainConfig, train_config_path
+    from chartlnn.train import train as run_train
 
-    dataset = out / "dataset"
-    console.print(f"[bold]1/2[/bold] generating {notes} synthetic notes and preparing {dataset}",
+    dataset, model_dir = out / "dataset", out / "liquid-small"
+    console.print(f"[bold]1/3[/bold] generating {notes} synthetic notes and preparing {dataset}",
                   highlight=False)
     card = run_prepare("synthetic", None, dataset, options={"n": notes, "seed": 0},
                        show_progress=sys.stderr.isatty())
-    console.print("[bold]2/2[/bold] the data card", highlight=False)
-    from chartlnn.data_card import render_markdown
-
     Console().print(Markdown(render_markdown(card)))
-    console.print(f"dataset written to {dataset}", highlight=False)
+    console.print(f"[bold]2/3[/bold] training liquid-small for about a minute into {model_dir}",
+                  highlight=False)
+    metrics = run_train(dataset, model_dir, model="liquid-small", overwrite=True,
+                        config=load_config(TrainConfig, train_config_path("quick")))
+    console.print(f"validation field F1 {metrics['val/field_f1']:.3f}", highlight=False)
+    note = load_prepared(dataset).splits["test"][0]
+    console.print(f"[bold]3/3[/bold] the chart of test note {note['id']}, read without its headers",
+                  highlight=False)
+    typer.echo(note["input_text"])
+    typer.echo(json.dumps(load(model_dir).chart(note["input_text"]), indent=2))
 
 
 @app.command()

@@ -1,0 +1,176 @@
+"""Encoder speed, scaling and size on this CPU: liquid vs cfc vs transformer, as shipped.
+
+    .venv/bin/python benchmarks/encoder_speed.py           # a few minutes on 2 cores
+    .venv/bin/python benchmarks/encoder_speed.py --quick   # fewer repeats
+
+Each model is configs/model/<name>.yaml behind an 8000 × d_model embedding (what the product
+counts; the tagging heads are negligible). fp32, 2 threads. Inference runs under
+torch.inference_mode() on full-length notes, warmed up, the models alternating round by round,
+and reports the median round. Training (forward + backward + AdamW step, with a linear tag head
+and cross-entropy) and peak memory run in a fresh process per model and measurement: peak memory
+is the growth of the process's maximum resident set size (resource.getrusage ru_maxrss) across
+the measured work, so it counts activations, gradients and optimizer state, not the interpreter
+or the weights.
+
+With glibc's default malloc, every tensor of 32 MiB or more gets fresh pages on every call (its
+mmap threshold), which slows batch 16 x 2048 for every model; running with
+MALLOC_MMAP_THRESHOLD_=4294967296 in the environment shows the models without that cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+from chartlnn.models import build_encoder
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "model"
+MODELS = ("liquid-small", "cfc-small", "transformer-small")
+VOCAB = 8000
+THREADS = 2
+SHAPES = ((16, 512), (16, 2048), (2, 8192), (1, 2048))
+"""(batch, note length) for inference; 8192 runs at batch 2, and 2048 also at batch 1."""
+TRAIN_SHAPE = (16, 512)
+MEMORY_SHAPE = (16, 2048)
+N_TAGS = 32
+
+
+class Embedded(nn.Module):
+    """Token ids → embedding → encoder: the part of the product whose cost depends on the model."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+        self.embed = nn.Embedding(VOCAB, config["d_model"])
+        self.encoder = build_encoder(**config)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embed(ids), mask)
+
+
+def _batch(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.randint(0, VOCAB, (batch, length))
+    return ids, torch.ones(batch, length, dtype=torch.bool)
+
+
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _train(name: str, steps: int) -> tuple[float, float]:
+    """In a fresh process: training tokens/s (median step) and peak memory growth in MiB."""
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    model = Embedded(name).train()
+    head = nn.Linear(model.embed.embedding_dim, N_TAGS)
+    optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3)
+    ids, mask = _batch(*TRAIN_SHAPE)
+    tags = torch.randint(0, N_TAGS, TRAIN_SHAPE)
+    before = _max_rss_mib()
+    times = []
+    for _ in range(steps + 1):  # the first step warms up (and allocates the optimizer state)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(head(model(ids, mask)).flatten(0, 1), tags.flatten())
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return ids.numel() / statistics.median(times[1:]), _max_rss_mib() - before
+
+
+def _infer_memory(name: str) -> float:
+    """In a fresh process: peak memory growth (MiB) of one inference pass at MEMORY_SHAPE."""
+    torch.set_num_threads(THREADS)
+    model = Embedded(name).eval()
+    ids, mask = _batch(*MEMORY_SHAPE)
+    before = _max_rss_mib()
+    with torch.inference_mode():
+        model(ids, mask)
+    return _max_rss_mib() - before
+
+
+def _inference_rates(models: dict[str, nn.Module], rounds: int) -> dict[tuple[str, tuple[int, int]], float]:
+    """Median tokens/s per (model name, shape); the models alternate within every round."""
+    batches = {shape: _batch(*shape) for shape in SHAPES}
+    times: dict[tuple[str, tuple[int, int]], list[float]] = {}
+    with torch.inference_mode():
+        for round_ in range(rounds + 1):  # round 0 warms up
+            for shape, (ids, mask) in batches.items():
+                for name, model in models.items():
+                    start = time.perf_counter()
+                    model(ids, mask)
+                    if round_:
+                        times.setdefault((name, shape), []).append(time.perf_counter() - start)
+    return {key: math.prod(key[1]) / statistics.median(t) for key, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 inference rounds and 2 training steps")
+    args = parser.parse_args()
+    rounds, steps = (3, 2) if args.quick else (9, 6)
+    torch.set_num_threads(THREADS)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {THREADS} threads, fp32; load average at start "
+          f"{os.getloadavg()[0]:.2f}")
+    started = time.perf_counter()
+
+    # The fresh processes go first: a child starts from its parent's ru_maxrss, so the parent must
+    # not have grown yet.
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        train = {name: pool.apply(_train, (name, steps)) for name in MODELS}
+        memory = {name: pool.apply(_infer_memory, (name,)) for name in MODELS}
+    torch.manual_seed(0)
+    models = {name: Embedded(name).eval() for name in MODELS}
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
+    encoder_params = {name: sum(p.numel() for p in m.encoder.parameters())
+                      for name, m in models.items()}
+    rates = _inference_rates(models, rounds)
+
+    print(f"\ninference tokens/s (median of {rounds} rounds; batch x note length):")
+    header = f"{'model':<18} {'params':>10} {'encoder':>9} " + " ".join(
+        f"{f'{b}x{t}':>9}" for b, t in SHAPES) + f" {'8192/512':>9}"
+    print(header)
+    for name in MODELS:
+        cost_ratio = rates[(name, (16, 512))] / rates[(name, (2, 8192))]  # per-token cost, 8192 over 512
+        print(f"{name:<18} {params[name]:>10,} {encoder_params[name]:>9,} "
+              + " ".join(f"{rates[(name, shape)]:>9,.0f}" for shape in SHAPES) + f" {cost_ratio:>8.2f}x")
+    print("(params: embedding + encoder; 8192/512: per-token cost at 8192 tokens over that at 512)")
+
+    b, t = TRAIN_SHAPE
+    print(f"\ntraining, batch {b} x {t} (median of {steps} steps after one warm-up step), and peak memory "
+          f"growth (ru_maxrss, fresh process per model):")
+    print(f"{'model':<18} {'train tok/s':>11} {'train MiB':>10} {'infer MiB':>10}")
+    for name in MODELS:
+        rate, mib = train[name]
+        print(f"{name:<18} {rate:>11,.0f} {mib:>10,.0f} {memory[name]:>10,.0f}")
+    b, t = MEMORY_SHAPE
+    print(f"(train MiB: over warm-up + measured steps, optimizer state included; "
+          f"infer MiB: one pass at {b} x {t})")
+
+    liquid, baseline = "liquid-small", "transformer-small"
+    speedup = {shape: rates[(liquid, shape)] / rates[(baseline, shape)] for shape in SHAPES}
+    print(f"\n{liquid} against {baseline} (targets in brackets):")
+    print(f"  tokens/s at 16 x 2048: {speedup[(16, 2048)]:.1f}x   [>= 5x]")
+    print(f"  tokens/s at 1 x 2048:  {speedup[(1, 2048)]:.1f}x")
+    cost_ratio = rates[(liquid, (16, 512))] / rates[(liquid, (2, 8192))]
+    print(f"  per-token cost 8192 over 512: {cost_ratio:.2f}x   [<= 1.3x]")
+    print(f"  parameters: {params[baseline] / params[liquid]:.1f}x fewer   [>= 3x]")
+    print(f"  training tokens/s: {train[liquid][0] / train[baseline][0]:.1f}x")
+    print(f"\nwall time {time.perf_counter() - started:.0f} s; load average at end "
+          f"{os.getloadavg()[0]:.2f} (other processes on this machine skew every figure)")
+
+
+if __name__ == "__main__":
+    main()
