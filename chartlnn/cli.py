@@ -183,8 +183,32 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes
     note = load_prepared(dataset).splits["test"][0]
     console.print(f"[bold]3/3[/bold] the chart of test note {note['id']}, read without its headers",
                   highlight=False)
-    typer.echo(note["input_text"])
-    typer.echo(json.dumps(load(model_dir).chart(note["input_text"]), indent=2))
+    _print_chart(load(model_dir).chart(note["input_text"]))
+    console.print(f"the full chart as JSON: chartlnn.load('{model_dir}').chart(text)", highlight=False)
+
+
+def _print_chart(chart: dict) -> None:
+    """A chart as a table a person can scan: one row per section or entity mention."""
+    from rich.table import Table
+
+    table = Table(title=f"note type: {chart['note_type']}")
+    table.add_column("field", no_wrap=True, min_width=20)
+    table.add_column("text in the note", overflow="ellipsis", max_width=36, no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    for field, mentions in chart["sections"].items():
+        for mention in mentions:
+            table.add_row(field, mention["text"].replace("\n", " ⏎ "), "")
+    for field, mentions in chart["entities"].items():
+        for mention in mentions:
+            parts = [mention["value"], mention.get("dose"), mention.get("route"), mention.get("frequency")]
+            table.add_row(field, mention["text"], ", ".join(_value_text(p) for p in parts if p))
+    Console().print(table)
+
+
+def _value_text(value) -> str:
+    if isinstance(value, dict) and "amount" in value:
+        return f"{value['amount']:g} {value.get('unit', '')}".strip()
+    return str(value)
 
 
 @app.command()

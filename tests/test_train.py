@@ -86,6 +86,14 @@ def test_train_writes_a_loadable_model_directory(liquid_model):
     assert set(chart) == {"note_type", "sections", "entities"}
 
 
+def test_train_is_reproducible_with_a_seed(dataset, tmp_path):
+    first = train(dataset, tmp_path / "a", config=FAST, model_overrides=TINY["liquid"])
+    second = train(dataset, tmp_path / "b", config=FAST, model_overrides=TINY["liquid"])
+    assert first == second
+    weights = [load_file(str(tmp_path / run / "model.safetensors")) for run in ("a", "b")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_train_refuses_to_overwrite_a_model(dataset, liquid_model):
     with pytest.raises(TrainError, match="--overwrite"):
         train(dataset, liquid_model, config=FAST, model_overrides=TINY["liquid"])

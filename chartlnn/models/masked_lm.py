@@ -1,8 +1,8 @@
 """Domain pretraining: the tagger's embedding and encoder learn to fill in masked tokens.
 
 Parameter names match :class:`chartlnn.models.tagger.Tagger` (``embed``, ``encoder``, ``norm``), so
-``chartlnn train --init PRETRAINED_DIR`` starts a tagger from them; the output layer is tied to
-the embedding and is not carried over.
+``chartlnn train --init PRETRAINED_DIR`` starts a tagger from them; the output layer (``lm_head``)
+is not carried over.
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ class MaskedLM(L.LightningModule):
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
         self.encoder = build_encoder(kind, **kwargs)
         self.norm = nn.LayerNorm(d_model)
-        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.lm_head = nn.Linear(d_model, vocab_size)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         ids, targets = mask_tokens(batch["input_ids"], batch["mask"], self.hparams.vocab_size,
                                    self.hparams.mask_rate)
         x = self.norm(self.encoder(self.embed(ids), batch["mask"]))  # (B, T, C)
-        logits = x @ self.embed.weight.T + self.bias  # (B, T, V): output tied to the embedding
+        logits = self.lm_head(x)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
