@@ -30,3 +30,15 @@ def build_encoder(kind: str, **kwargs) -> nn.Module:
         arguments = ", ".join(signature.parameters)
         raise ValueError(f"encoder {kind!r}: {exc}; its arguments are {arguments}") from None
     return cls(**kwargs)
+
+
+def build_trunk(vocab_size: int, encoder: dict) -> tuple[nn.Embedding, nn.Module, nn.LayerNorm]:
+    """Token embedding (padding id 0), the encoder a model YAML describes, and a final LayerNorm.
+
+    The tagger and the pretraining model both hold these as ``embed``, ``encoder``, ``norm``, so
+    pretrained weights carry over to a tagger by name.
+    """
+    kwargs = dict(encoder)
+    kind, d_model = kwargs.pop("kind"), kwargs["d_model"]
+    return (nn.Embedding(vocab_size, d_model, padding_idx=0), build_encoder(kind, **kwargs),
+            nn.LayerNorm(d_model))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chartlnn.models import build_encoder
+from chartlnn.models import build_trunk
 from chartlnn.models.optim import adamw_warmup_cosine
 from chartlnn.tokenize import MASK, SPECIAL_TOKENS
 
@@ -40,11 +40,8 @@ class MaskedLM(L.LightningModule):
                  budget_minutes: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        kwargs = dict(encoder)
-        kind, d_model = kwargs.pop("kind"), kwargs["d_model"]
-        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
-        self.encoder = build_encoder(kind, **kwargs)
-        self.norm = nn.LayerNorm(d_model)
+        self.embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
+        d_model = self.norm.normalized_shape[0]
         self.lm_head = nn.Linear(d_model, vocab_size)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -15,7 +15,7 @@ from torch import nn
 
 from chartlnn.data import PAD_TAG
 from chartlnn.evaluate import field_f1
-from chartlnn.models import build_encoder
+from chartlnn.models import build_trunk
 from chartlnn.models.optim import adamw_warmup_cosine
 
 
@@ -31,11 +31,8 @@ class Tagger(L.LightningModule):
                  note_type_weight: float = 0.2, budget_minutes: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        kwargs = dict(encoder)
-        kind, d_model = kwargs.pop("kind"), kwargs["d_model"]
-        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=0)
-        self.encoder = build_encoder(kind, **kwargs)
-        self.norm = nn.LayerNorm(d_model)
+        self.embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
+        d_model = self.norm.normalized_shape[0]
         self.section_head = nn.Linear(d_model, len(section_tags))
         self.entity_head = nn.Linear(d_model, len(entity_tags))
         self.note_type_head = nn.Linear(d_model, len(note_types))
