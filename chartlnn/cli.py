@@ -78,6 +78,16 @@ def prepare(
                   highlight=False, soft_wrap=True)
 
 
+def _train_settings(config: str, pairs: list[str]):
+    """The train config (name or path) with ``--set`` overrides applied, and the model overrides
+    (``model.KEY``) to pass on: the one override syntax of `train` and `pretrain`."""
+    from chartlnn.config import load_config
+    from chartlnn.train import TrainConfig, split_overrides, train_config_path
+
+    train_overrides, model_overrides = split_overrides(_options(pairs))
+    return load_config(TrainConfig, train_config_path(config), train_overrides), model_overrides
+
+
 @app.command()
 def train(
     data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
@@ -89,13 +99,12 @@ def train(
     overwrite: bool = typer.Option(False, help="Replace a model already in --out."),
 ) -> None:
     """Train a tagger with Lightning and write a model directory."""
-    from chartlnn.config import ConfigError, load_config
-    from chartlnn.train import TrainConfig, TrainError, split_overrides, train_config_path
+    from chartlnn.config import ConfigError
+    from chartlnn.train import TrainError
     from chartlnn.train import train as run_train
 
     try:
-        train_overrides, model_overrides = split_overrides(_options(set_))
-        cfg = load_config(TrainConfig, train_config_path(config), train_overrides)
+        cfg, model_overrides = _train_settings(config, set_)
         metrics = run_train(data, out, model=model, config=cfg, model_overrides=model_overrides,
                             init=init, overwrite=overwrite)
     except (ConfigError, TrainError, FileNotFoundError) as exc:
@@ -115,13 +124,12 @@ def pretrain(
     overwrite: bool = typer.Option(False, help="Replace what is in --out."),
 ) -> None:
     """Pretrain the encoder on unlabeled notes (masked tokens); then `train --init` from it."""
-    from chartlnn.config import ConfigError, load_config
-    from chartlnn.train import TrainConfig, TrainError, split_overrides, train_config_path
+    from chartlnn.config import ConfigError
+    from chartlnn.train import TrainError
     from chartlnn.train import pretrain as run_pretrain
 
     try:
-        train_overrides, model_overrides = split_overrides(_options(set_))
-        cfg = load_config(TrainConfig, train_config_path(config), train_overrides)
+        cfg, model_overrides = _train_settings(config, set_)
         metrics = run_pretrain(data, out, model=model, config=cfg, model_overrides=model_overrides,
                                overwrite=overwrite)
     except (ConfigError, TrainError, FileNotFoundError) as exc:

@@ -102,8 +102,10 @@ def load_prepared(path: str | Path) -> PreparedDataset:
                                 "create one with `chartlnn prepare`")
     schema = load_schema(path / "schema.yaml")
     splits = load_from_disk(str(path / "dataset"))
-    empty = Dataset.from_dict({name: [] for name in features(schema)}, features=features(schema))
-    splits = DatasetDict({name: splits[name] if name in splits else empty for name in SPLITS})
+    feats = features(schema)
+    splits = DatasetDict({name: splits[name] if name in splits else
+                          Dataset.from_dict({column: [] for column in feats}, features=feats)
+                          for name in SPLITS})
     return PreparedDataset(
         path=path,
         splits=splits,
@@ -155,7 +157,9 @@ class LengthBucketSampler(Sampler[list[int]]):
         yield from batches[self.rank::self.world_size][:per_rank]
 
     def __len__(self) -> int:
-        count = -(-len(self.lengths) // self.batch_size) if not self.shuffle else len(self._batches())
+        # Pools are whole multiples of the batch size, so shuffled or not the batches number
+        # ceil(notes / batch_size).
+        count = -(-len(self.lengths) // self.batch_size)
         return count // self.world_size if self.world_size > 1 else count
 
 

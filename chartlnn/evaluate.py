@@ -86,6 +86,18 @@ def field_f1(section_gold, section_pred, entity_gold, entity_pred) -> dict[str, 
     return summary
 
 
+def batch_tag_names(batch: dict, out: dict, section_tags: Sequence[str],
+                    entity_tags: Sequence[str]) -> list[list[list[str]]]:
+    """Gold and predicted tag names of a batch's real tokens, as the four columns ``field_f1``
+    takes: section gold, section predicted, entity gold, entity predicted (one list per note)."""
+    lengths = batch["mask"].sum(1).tolist()
+    columns = []
+    for family, names in (("section", section_tags), ("entity", entity_tags)):
+        for rows in (batch[f"{family}_tags"].tolist(), out[family].argmax(-1).tolist()):
+            columns.append([[names[t] for t in row[:n]] for row, n in zip(rows, lengths)])
+    return columns
+
+
 def score_split(model, split, view: str = "input", batch_size: int = 8) -> dict[str, float]:
     """``field_f1`` of a loaded model (:func:`chartlnn.load`) on a prepared split, reading each
     note whole: ``view="input"`` is the headerless text (the real task), ``"full"`` keeps headers."""
@@ -100,11 +112,7 @@ def score_split(model, split, view: str = "input", batch_size: int = 8) -> dict[
         for indices in LengthBucketSampler(lengths, batch_size, shuffle=False, seed=0):
             batch = collate([split[i] for i in indices], view=view)
             out = model.tagger(batch["input_ids"], batch["mask"])
-            for i, n in enumerate(batch["mask"].sum(1).tolist()):
-                for column, (family, names) in enumerate((("section", labels["section_tags"]),
-                                                          ("entity", labels["entity_tags"]))):
-                    gold = batch[f"{family}_tags"][i, :n].tolist()
-                    pred = out[family][i, :n].argmax(-1).tolist()
-                    columns[2 * column].append([names[t] for t in gold])
-                    columns[2 * column + 1].append([names[t] for t in pred])
+            for column, names in zip(columns, batch_tag_names(batch, out, labels["section_tags"],
+                                                              labels["entity_tags"])):
+                column.extend(names)
     return field_f1(*columns)

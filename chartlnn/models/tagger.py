@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chartlnn.data import PAD_TAG
-from chartlnn.evaluate import field_f1
+from chartlnn.evaluate import batch_tag_names, field_f1
 from chartlnn.models import build_trunk
 from chartlnn.models.optim import adamw_warmup_cosine
 
@@ -36,7 +36,7 @@ class Tagger(L.LightningModule):
         self.section_head = nn.Linear(d_model, len(section_tags))
         self.entity_head = nn.Linear(d_model, len(entity_tags))
         self.note_type_head = nn.Linear(d_model, len(note_types))
-        self._val_outputs: list[tuple[list, list, list, list]] = []
+        self._val_outputs: list[list[list[list[str]]]] = []
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.norm(self.encoder(self.embed(input_ids), mask))  # (B, T, C)
@@ -65,15 +65,8 @@ class Tagger(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         loss, out = self._loss(batch)
         self.log("val/loss", loss, batch_size=batch["input_ids"].shape[0])
-        names = {"section": self.hparams.section_tags, "entity": self.hparams.entity_tags}
-        lengths = batch["mask"].sum(1).tolist()
-        decoded = {}
-        for family in ("section", "entity"):
-            pred = out[family].argmax(-1).tolist()
-            gold = batch[f"{family}_tags"].tolist()
-            decoded[family] = ([[names[family][t] for t in row[:n]] for row, n in zip(gold, lengths)],
-                               [[names[family][t] for t in row[:n]] for row, n in zip(pred, lengths)])
-        self._val_outputs.append((*decoded["section"], *decoded["entity"]))
+        self._val_outputs.append(batch_tag_names(batch, out, self.hparams.section_tags,
+                                                 self.hparams.entity_tags))
 
     def on_validation_epoch_end(self) -> None:
         columns = [sum((o[i] for o in self._val_outputs), []) for i in range(4)]
