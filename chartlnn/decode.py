@@ -1,45 +1,105 @@
 """From a tagger's token tags to a chart: character spans on the original text, then fields.
 
-Section tags become section texts; entity tags become values normalized exactly as the silver
-labels were (:mod:`chartlnn.labeling.normalize`); a medication's dose, route and frequency attach
-to the nearest medication name before them on the same line.
+A :class:`Chart` (the JSON document of ``chartlnn/resources/chart.schema.json``) is built from
+field spans by :func:`build_chart`, whoever found them: the model (through :class:`ChartDecoder`)
+or the rule-based labeler (the evaluator's third system). Entity values are normalized exactly as
+the silver labels were (:mod:`chartlnn.labeling.normalize`), so a value compares equal to its gold
+value when the span is right. A medication's dose, route and frequency attach to the nearest
+medication named before them on the same line.
+
+A span's confidence is the mean, over its tokens, of the probability the model gave the tag it
+chose; a note type's is the probability of the chosen class. Rule-based spans have none (null).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Sequence
 
-from chartlnn.labeling.normalize import normalize
-from chartlnn.tokenize import tags_to_spans
+import numpy as np
 
+from chartlnn import __version__
+from chartlnn.labeling.normalize import NORMALIZERS, normalize
+from chartlnn.tokenize import token_spans
+
+CHART_VERSION = "1"
 MEDICATION_PARTS = {"medication_dose": "dose", "medication_route": "route",
                     "medication_frequency": "frequency"}
 
 
-def decode_chart(text: str, offsets: Sequence[tuple[int, int]], section_tags: Sequence[str],
-                 entity_tags: Sequence[str], note_type: str | None) -> dict[str, Any]:
-    """A chart for one note: note type, section texts, entity values with their spans."""
-    sections: dict[str, list[dict[str, Any]]] = {}
-    for start, end, field in tags_to_spans(offsets, section_tags):
-        sections.setdefault(field, []).append({"text": text[start:end], "start": start, "end": end})
-    entities: dict[str, list[dict[str, Any]]] = {}
+class FieldSpan(NamedTuple):
+    """A span of the note assigned to a field, with the confidence of whoever found it."""
+
+    start: int
+    end: int
+    field: str
+    confidence: float | None = None
+
+
+@dataclass
+class Encoded:
+    """A note as the model reads it: token ids and each token's character offsets in the text."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+@dataclass
+class Tagged:
+    """The model's output for one note: per token, the chosen tag index and its probability."""
+
+    section: np.ndarray  # (T,) int64
+    section_prob: np.ndarray  # (T,) float32
+    entity: np.ndarray  # (T,) int64
+    entity_prob: np.ndarray  # (T,) float32
+    note_type: int
+    note_type_prob: float
+
+
+def build_chart(text: str, sections: Sequence[FieldSpan], entities: Sequence[FieldSpan], *,
+                units: dict[str, str | None], model: dict[str, str], note_id: str | None = None,
+                note_type: tuple[str, float | None] | None = None,
+                phi: dict[str, int] | None = None) -> dict[str, Any]:
+    """One note's Chart from its field spans (offsets into ``text``)."""
+    chart_sections: dict[str, list[dict[str, Any]]] = {}
+    for span in sorted(sections):
+        chart_sections.setdefault(span.field, []).append(
+            {"start": span.start, "end": span.end, "text": text[span.start:span.end],
+             "confidence": _rounded(span.confidence)})
+    chart_entities: dict[str, list[dict[str, Any]]] = {}
     medications: list[dict[str, Any]] = []
-    for start, end, field in tags_to_spans(offsets, entity_tags):
-        mention = {"text": text[start:end], "start": start, "end": end,
-                   "value": normalize(field, text[start:end])}
-        if field == "medication":
-            medications.append({**mention, "dose": None, "route": None, "frequency": None})
-        elif field in MEDICATION_PARTS:
-            owner = _owner(medications, text, start)
-            if owner is not None and owner[MEDICATION_PARTS[field]] is None:
-                owner[MEDICATION_PARTS[field]] = mention["value"]
-            else:
-                entities.setdefault(field, []).append(mention)
-        else:
-            entities.setdefault(field, []).append(mention)
-    if medications:
-        entities["medication"] = medications
-    return {"note_type": note_type, "sections": sections, "entities": entities}
+    for span in sorted(entities):
+        value = field_value(span.field, text[span.start:span.end])
+        chart_entities.setdefault(span.field, []).append(
+            {"start": span.start, "end": span.end, "text": text[span.start:span.end], "value": value,
+             "unit": units.get(span.field), "confidence": _rounded(span.confidence)})
+        if span.field == "medication":
+            medications.append({"name": value, "dose": None, "route": None, "frequency": None,
+                                "start": span.start, "end": span.end,
+                                "confidence": _rounded(span.confidence)})
+        elif span.field in MEDICATION_PARTS:
+            owner = _owner(medications, text, span.start)
+            part = MEDICATION_PARTS[span.field]
+            if owner is not None and owner[part] is None and value is not None:
+                owner[part] = value
+                owner["end"] = span.end
+    chart = {"chart_version": CHART_VERSION, "note_id": note_id, "model": model,
+             "note_type": ({"value": note_type[0], "confidence": _rounded(note_type[1])}
+                           if note_type else None),
+             "sections": chart_sections, "entities": chart_entities, "medications": medications}
+    if phi is not None:
+        chart["phi"] = phi
+    return chart
+
+
+def field_value(field: str, text: str) -> Any:
+    """The normalized value of a mention: the field's normalizer, or the text itself (stripped)
+    for a field of a custom schema that has none."""
+    return normalize(field, text) if field in NORMALIZERS else text.strip()
+
+
+def _rounded(confidence: float | None) -> float | None:
+    return None if confidence is None else round(float(confidence), 4)
 
 
 def _owner(medications: list[dict[str, Any]], text: str, start: int) -> dict[str, Any] | None:
@@ -47,3 +107,40 @@ def _owner(medications: list[dict[str, Any]], text: str, start: int) -> dict[str
     if not medications or "\n" in text[medications[-1]["end"]:start]:
         return None
     return medications[-1]
+
+
+@dataclass(frozen=True)
+class ChartDecoder:
+    """Turns a model's tags into Charts; holds only label names and model facts, so it pickles
+    cheaply into worker processes."""
+
+    section_tags: list[str]
+    entity_tags: list[str]
+    note_types: list[str]
+    units: dict[str, str | None]
+    model: dict[str, str] = field(default_factory=dict)
+
+    def spans(self, encoded: Encoded, tagged: Tagged) -> tuple[list[FieldSpan], list[FieldSpan]]:
+        """Section and entity spans with confidences, on the text the offsets index."""
+        families = []
+        for names, tags, probs in ((self.section_tags, tagged.section, tagged.section_prob),
+                                   (self.entity_tags, tagged.entity, tagged.entity_prob)):
+            spans = [FieldSpan(encoded.offsets[first][0], encoded.offsets[stop - 1][1], label,
+                               float(probs[first:stop].mean()))
+                     for first, stop, label in token_spans([names[t] for t in tags])]
+            families.append(spans)
+        return families[0], families[1]
+
+    def decode(self, text: str, encoded: Encoded, tagged: Tagged, note_id: str | None = None,
+               phi: dict[str, int] | None = None) -> dict[str, Any]:
+        """The Chart of one note."""
+        sections, entities = self.spans(encoded, tagged) if encoded.ids else ([], [])
+        note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
+                     if encoded.ids else None)
+        return build_chart(text, sections, entities, units=self.units, model=self.model,
+                           note_id=note_id, note_type=note_type, phi=phi)
+
+
+def model_info(name: str, encoder: str, schema: str) -> dict[str, str]:
+    """The ``model`` block of a chart."""
+    return {"name": name, "encoder": encoder, "schema": schema, "chartlnn_version": __version__}

@@ -7,6 +7,7 @@ line naming the file and the field at fault.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_SCHEMA = CONFIG_DIR / "schema" / "default.yaml"
+CHART_JSON_SCHEMA = Path(__file__).resolve().parent / "resources" / "chart.schema.json"
+"""The JSON Schema every chart (model or rules, JSONL output) validates against."""
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLURAL_SUFFIX = re.compile(r"\s*\((?:S|ES)\)$")
@@ -126,3 +129,25 @@ def load_schema(path: str | Path | None = None) -> Schema:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise SchemaError(f"{path}: {where}: {first['msg']}") from None
+
+
+class ChartInvalid(ValueError):
+    """A chart that does not follow the Chart JSON Schema; the message names the place."""
+
+
+@lru_cache(maxsize=1)
+def _chart_validator():
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(CHART_JSON_SCHEMA.read_text(encoding="utf-8")))
+
+
+def validate_chart(chart: dict) -> None:
+    """Raise :class:`ChartInvalid` naming the first offending path (never a value: it may be note
+    text) when ``chart`` breaks the Chart JSON Schema."""
+    error = next(iter(_chart_validator().iter_errors(chart)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ChartInvalid(f"chart {where}: fails the {error.validator!r} rule of the chart schema")

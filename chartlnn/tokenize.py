@@ -81,23 +81,27 @@ def spans_to_tags(offsets: Sequence[tuple[int, int]], spans: Iterable[Span]) -> 
     return tags
 
 
+def token_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Token-index spans ``(first, last + 1, label)`` from BIO tags, in order; a stray I- (one
+    that does not continue a span of its label) starts a new span."""
+    spans: list[tuple[int, int, str]] = []
+    start, label = None, None
+    for i, tag in enumerate([*tags, OUTSIDE]):
+        prefix, _, name = tag.partition("-")
+        if prefix == "I" and name == label:
+            continue
+        if label is not None:
+            spans.append((start, i, label))
+            start, label = None, None
+        if prefix in ("B", "I"):
+            start, label = i, name
+    return spans
+
+
 def tags_to_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Character spans ``(start, end, label)`` from BIO tags; a stray I- starts a new span."""
-    spans: list[tuple[int, int, str]] = []
-    current: list | None = None
-    for (start, end), tag in zip(offsets, tags):
-        prefix, _, label = tag.partition("-")
-        if prefix == "I" and current is not None and current[2] == label:
-            current[1] = end
-            continue
-        if current is not None:
-            spans.append(tuple(current))
-            current = None
-        if prefix in ("B", "I"):
-            current = [start, end, label]
-    if current is not None:
-        spans.append(tuple(current))
-    return spans
+    return [(offsets[first][0], offsets[stop - 1][1], label)
+            for first, stop, label in token_spans(tags)]
 
 
 def _first_token_ending_after(offsets: Sequence[tuple[int, int]], position: int) -> int:

@@ -2,8 +2,16 @@ from pathlib import Path
 
 import pytest
 
+from chartlnn.dataset_builder import PrepareConfig, prepare
 from chartlnn.schema import load_schema
+from chartlnn.train import TrainConfig, train
 
+TINY = {"liquid": {"d_model": 16, "n_layers": 1},
+        "cfc": {"d_model": 16, "n_layers": 1, "backbone_units": 16},
+        "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32, "window": 64}}
+"""Encoder sizes small enough to train in seconds."""
+FAST = TrainConfig(max_epochs=2, batch_size=8, max_train_tokens=128, lr=5e-3, accelerator="cpu",
+                   devices=1, early_stopping_patience=5, checkpoint_every_n_steps=2)
 MTSAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "mtsamples.csv.gz"
 
 
@@ -17,3 +25,20 @@ def mtsamples_path():
     if not MTSAMPLES.exists():
         pytest.skip("MTSamples data not present (../shared/data/mtsamples)")
     return MTSAMPLES
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """A prepared dataset of 40 synthetic notes (gold labels, tiny vocabulary)."""
+    out = tmp_path_factory.mktemp("data") / "ds"
+    prepare("synthetic", None, out, options={"n": 40, "seed": 1}, show_progress=False,
+            config=PrepareConfig(vocab_size=300, validation_fraction=0.2, test_fraction=0.1))
+    return out
+
+
+@pytest.fixture(scope="session")
+def liquid_model(dataset, tmp_path_factory):
+    """A tiny liquid model directory trained for two epochs on ``dataset``."""
+    out = tmp_path_factory.mktemp("models") / "liquid"
+    train(dataset, out, model="liquid-small", config=FAST, model_overrides=TINY["liquid"])
+    return out

@@ -20,29 +20,10 @@ from chartlnn.models.tagger import Tagger
 from chartlnn.schema import CONFIG_DIR
 from chartlnn.train import (TrainConfig, TrainError, _load_weights, model_config, pretrain, train,
                             train_config_path)
+from conftest import FAST, TINY
 
-TINY = {"liquid": {"d_model": 16, "n_layers": 1},
-        "cfc": {"d_model": 16, "n_layers": 1, "backbone_units": 16},
-        "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32, "window": 64}}
 SHIPPED = {"liquid": "liquid-small", "cfc": "cfc-small", "transformer": "transformer-small"}
-FAST = TrainConfig(max_epochs=2, batch_size=8, max_train_tokens=128, lr=5e-3, accelerator="cpu",
-                   devices=1, early_stopping_patience=5, checkpoint_every_n_steps=2)
 CHARTLNN = str(Path(sys.executable).with_name("chartlnn"))
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "ds"
-    prepare("synthetic", None, out, options={"n": 40, "seed": 1}, show_progress=False,
-            config=PrepareConfig(vocab_size=300, validation_fraction=0.2, test_fraction=0.1))
-    return out
-
-
-@pytest.fixture(scope="module")
-def liquid_model(dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("models") / "liquid"
-    train(dataset, out, model="liquid-small", config=FAST, model_overrides=TINY["liquid"])
-    return out
 
 
 @pytest.mark.parametrize("name", sorted((CONFIG_DIR / "model").glob("*.yaml")), ids=lambda p: p.stem)
