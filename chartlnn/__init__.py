@@ -8,7 +8,7 @@ They are imported on first use so that ``import chartlnn`` and ``chartlnn --help
 __version__ = "0.1.0"
 
 _LAZY = {"prepare": "chartlnn.dataset_builder", "load_prepared": "chartlnn.data",
-         "load": "chartlnn.inference"}
+         "load": "chartlnn.inference", "chart": "chartlnn.charting"}
 
 
 def __getattr__(name: str):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from chartlnn.notes import GOLD, Note, Reject, Span
-from data_recipes._common import checked
+from data_recipes._common import RecipeError, checked
 
 
 def parse_gold_spans(value: Any) -> list[Span]:
@@ -63,3 +64,14 @@ def row_to_note(row: dict[str, Any], *, source: str, row_number: int, id_column:
         spans=spans,
     )
     return checked(note, source, row_number, max_chars)
+
+
+def table_columns(path: Path, header: list[str], id_column: str, text_column: str,
+                  optional: tuple[str, ...]) -> dict[str, str | None]:
+    """The optional columns present in a table's ``header`` (name → name, or None when absent);
+    a RecipeError naming the file when the id or text column is missing."""
+    missing = [c for c in (id_column, text_column) if c not in header]
+    if missing:
+        raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; "
+                          f"found {', '.join(header) or 'none'} (set them with -O id_column=...)")
+    return {c: (c if c in header else None) for c in optional}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chartlnn.notes import Note, Reject
 from data_recipes._common import MAX_NOTE_CHARS, READ_ERRORS, RecipeError, open_text
-from data_recipes._rows import row_to_note
+from data_recipes._rows import row_to_note, table_columns
 
 csv.field_size_limit(sys.maxsize)
 
@@ -32,12 +32,8 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
             header = reader.fieldnames or []
         except (csv.Error, *READ_ERRORS) as exc:
             raise RecipeError(f"{path}: not a readable CSV file ({type(exc).__name__})") from None
-        missing = [c for c in (id_column, text_column) if c not in header]
-        if missing:
-            raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; "
-                              f"found {', '.join(header) or 'none'} (set them with -O id_column=...)")
-        optional = {c: (c if c in header else None)
-                    for c in (patient_column, note_type_column, spans_column)}
+        optional = table_columns(path, header, id_column, text_column,
+                                 (patient_column, note_type_column, spans_column))
         row_number = 1
         while True:
             row_number += 1
