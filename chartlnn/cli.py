@@ -139,6 +139,73 @@ def pretrain(
 
 
 @app.command()
+def evaluate(
+    data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
+    model: Path = typer.Option(..., "--model", "-m", help="The model directory to evaluate."),
+    baseline: list[Path] = typer.Option([], help="Model directories to compare with; the first "
+                                        "is the baseline of the paired intervals. Repeatable."),
+    out: Path = typer.Option(..., "--out", "-o", help="Report directory to write."),
+    split: str = typer.Option("test", help="The split to evaluate on."),
+    rules: bool = typer.Option(True, help="Score the rule-based labeler as a system too."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    meter: str = typer.Option("auto", help="Energy meter: auto, nvml, rapl or cpu-time."),
+    watts_per_core: Optional[float] = typer.Option(None, help="For the cpu-time estimate (default 10)."),
+    repeats: int = typer.Option(5, help="Energy windows per model."),
+    window_seconds: float = typer.Option(3.0, help="Length of each energy window."),
+    long_tokens: str = typer.Option("8192,16384,32768", help="Synthetic long-note lengths for the "
+                                    "scaling table (comma-separated; empty for none)."),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    seed: int = typer.Option(0),
+    overwrite: bool = typer.Option(False, help="Replace a report already in --out."),
+) -> None:
+    """Field-level accuracy and energy per chart, side by side, into report.json/.md and plots."""
+    from chartlnn.comparison import EvaluateError
+    from chartlnn.comparison import evaluate as run_evaluate
+
+    try:
+        lengths = [int(n) for n in long_tokens.split(",") if n.strip()]
+    except ValueError:
+        _fail(f"--long-tokens takes comma-separated token counts, got {long_tokens!r}")
+    try:
+        run_evaluate(data, [model, *baseline], out, rules=rules, split=split, device=device,
+                     meter=meter, watts_per_core=watts_per_core, repeats=repeats,
+                     window_seconds=window_seconds, long_tokens=lengths, resamples=resamples,
+                     seed=seed, overwrite=overwrite,
+                     log=lambda message: console.print(message, highlight=False))
+    except EvaluateError as exc:
+        _fail(str(exc))
+    Console().print(Markdown((out / "report.md").read_text(encoding="utf-8")))
+    console.print(f"wrote {out}/report.json, report.md and plots/", highlight=False)
+
+
+@app.command()
+def show(
+    note: Path = typer.Argument(..., help="A note as a UTF-8 .txt file."),
+    model: Path = typer.Option(..., "--model", "-m", help="A trained model directory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the HTML page here "
+                                       "(default: NOTE with .html)."),
+) -> None:
+    """Chart one note and write it as an HTML page with the extracted fields highlighted."""
+    from chartlnn.inference import load
+    from chartlnn.show import render_html
+
+    try:
+        text = note.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _fail(f"{note}: no such file")
+    except UnicodeDecodeError:
+        _fail(f"{note}: not valid UTF-8 text")
+    try:
+        chart = load(model).chart(text, note_id=note.stem)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    out = out or note.with_suffix(".html")
+    out.write_text(render_html(text, chart, title=f"{note.name}: chart by {chart['model']['name']}"),
+                   encoding="utf-8")
+    console.print(f"wrote {out}: open it in a browser", highlight=False)
+
+
+@app.command()
 def inspect(path: Path = typer.Argument(..., help="A prepared dataset directory."),
             json_: bool = typer.Option(False, "--json", help="Print the card as JSON.")) -> None:
     """Print a prepared dataset's data card."""
@@ -168,55 +235,129 @@ def recipes() -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its outputs."),
          notes: int = typer.Option(DEMO_NOTES, help="How many synthetic notes to generate.")) -> None:
-    """The whole flow on embedded synthetic notes: generate → prepare → train → chart a note."""
+    """The whole flow on embedded synthetic notes: generate → prepare → train → chart notes."""
     from chartlnn.config import load_config
     from chartlnn.data import load_prepared
     from chartlnn.data_card import render_markdown
     from chartlnn.dataset_builder import prepare as run_prepare
     from chartlnn.inference import load
+    from chartlnn.charting import chart as run_chart
+    from chartlnn.show import render_html
     from chartlnn.train import TrainConfig, train_config_path
     from chartlnn.train import train as run_train
 
     dataset, model_dir = out / "dataset", out / "liquid-small"
-    console.print(f"[bold]1/3[/bold] generating {notes} synthetic notes and preparing {dataset}",
+    console.print(f"[bold]1/4[/bold] generating {notes} synthetic notes and preparing {dataset}",
                   highlight=False)
     card = run_prepare("synthetic", None, dataset, options={"n": notes, "seed": 0},
                        show_progress=sys.stderr.isatty())
     Console().print(Markdown(render_markdown(card)))
-    console.print(f"[bold]2/3[/bold] training liquid-small for about a minute into {model_dir}",
+    console.print(f"[bold]2/4[/bold] training liquid-small for about a minute into {model_dir}",
                   highlight=False)
     metrics = run_train(dataset, model_dir, model="liquid-small", overwrite=True,
                         config=load_config(TrainConfig, train_config_path("quick")))
     console.print(f"validation field F1 {metrics['val/field_f1']:.3f}", highlight=False)
-    note = load_prepared(dataset).splits["test"][0]
-    console.print(f"[bold]3/3[/bold] the chart of test note {note['id']}, read without its headers",
+    test = load_prepared(dataset).splits["test"]
+    model = load(model_dir)
+    console.print(f"[bold]3/4[/bold] the chart of test note {test[0]['id']}, read without its headers",
                   highlight=False)
-    _print_chart(load(model_dir).chart(note["input_text"]))
-    console.print(f"the full chart as JSON: chartlnn.load('{model_dir}').chart(text)", highlight=False)
+    _print_chart(model.chart(test[0]["input_text"], note_id=test[0]["id"]))
+    notes_file, charts_dir, page = out / "test_notes.jsonl", out / "charts", out / "note.html"
+    with notes_file.open("w", encoding="utf-8") as handle:
+        for note_id, text in zip(test["id"], test["input_text"]):
+            handle.write(json.dumps({"id": note_id, "text": text}) + "\n")
+    console.print(f"[bold]4/4[/bold] charting the {len(test)} headerless test notes as a batch job",
+                  highlight=False)
+    summary = run_chart(model_dir, notes_file, charts_dir, fmt="fhir", overwrite=True)
+    page.write_text(render_html(test[0]["input_text"], model.chart(test[0]["input_text"], test[0]["id"]),
+                                title=f"{test[0]['id']}: chart by liquid-small"), encoding="utf-8")
+    console.print(f"{summary.records} notes in = {summary.charted} charted + {summary.rejected} "
+                  f"rejected: {charts_dir}/charts.jsonl, {charts_dir}/bundles.ndjson (FHIR R4)\n"
+                  f"open {page} in a browser to check the first note's fields by eye; "
+                  f"`chartlnn show NOTE.txt --model {model_dir}` does the same for any note",
+                  highlight=False)
 
 
 def _print_chart(chart: dict) -> None:
-    """A chart as a table a person can scan: one row per section or entity mention."""
+    """A chart as a table a person can scan: one row per section or entity mention, medications
+    with their linked dose, route and frequency."""
     from rich.table import Table
 
-    table = Table(title=f"note type: {chart['note_type']}")
+    note_type = chart["note_type"] or {"value": "-", "confidence": None}
+    table = Table(title=f"note type: {note_type['value']} ({_confidence_text(note_type['confidence'])})")
     table.add_column("field", no_wrap=True, min_width=20)
     table.add_column("text in the note", overflow="ellipsis", max_width=36, no_wrap=True)
     table.add_column("value", no_wrap=True)
-    for field, mentions in chart["sections"].items():
-        for mention in mentions:
-            table.add_row(field, mention["text"].replace("\n", " ⏎ "), "")
+    table.add_column("conf.", justify="right")
+    for field, spans in chart["sections"].items():
+        for span in spans:
+            table.add_row(field, span["text"].replace("\n", " ⏎ "), "",
+                          _confidence_text(span["confidence"]))
     for field, mentions in chart["entities"].items():
         for mention in mentions:
-            parts = [mention["value"], mention.get("dose"), mention.get("route"), mention.get("frequency")]
-            table.add_row(field, mention["text"], ", ".join(_value_text(p) for p in parts if p))
+            value = _value_text(mention["value"])
+            if mention["unit"] and value != "?":
+                value = f"{value} {mention['unit']}"
+            table.add_row(field, mention["text"], value, _confidence_text(mention["confidence"]))
+    for med in (m for m in chart["medications"] if m["dose"] or m["route"] or m["frequency"]):
+        parts = [med["name"], med["dose"], med["route"], med["frequency"]]
+        table.add_row("→ medication", "", ", ".join(_value_text(p) for p in parts if p),
+                      _confidence_text(med["confidence"]))
     Console().print(table)
 
 
+def _confidence_text(confidence: float | None) -> str:
+    return "-" if confidence is None else f"{confidence:.2f}"
+
+
 def _value_text(value) -> str:
+    if value is None:
+        return "?"
     if isinstance(value, dict) and "amount" in value:
         return f"{value['amount']:g} {value.get('unit', '')}".strip()
-    return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def chart(
+    model: Path = typer.Option(..., "--model", "-m", help="A trained model directory."),
+    input: Path = typer.Option(..., "--input", "-i", help="CSV(.gz), JSONL(.gz), Parquet, or a folder of .txt notes."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for charts.jsonl, rejects.jsonl (and bundles.ndjson)."),
+    reader: Optional[str] = typer.Option(None, help="Recipe that reads --input (default: from its suffix)."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Reader option KEY=VALUE (see `chartlnn recipes`)."),
+    phi: str = typer.Option("mask", help="Residual PHI: mask (chart the masked text), flag or reject."),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl, or fhir for FHIR R4 bundles.ndjson as well."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(8, help="Notes per forward pass (of similar length)."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes, each with the model "
+                                          "(default: one per core on CPU, none on a GPU; 0: this process)."),
+    shard_size: int = typer.Option(1000, help="Records per shard: the unit of resuming."),
+    engine: str = typer.Option("local", help="local, or ray (Ray Data: install the ray extra of chartlnn)."),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster to use (default: start one here)."),
+    overwrite: bool = typer.Option(False, help="Start over, replacing a previous run in --out."),
+) -> None:
+    """Chart every note of a file or folder: resumable, idempotent, nothing lost."""
+    from chartlnn.charting import ChartRunError
+    from chartlnn.charting import chart as run_chart
+    from chartlnn.config import ConfigError
+
+    try:
+        summary = run_chart(model, input, out, reader=reader, options=_options(option), phi=phi,
+                            fmt=fmt, shard_size=shard_size, batch_size=batch_size,
+                            workers=workers, device=device, engine=engine,
+                            ray_address=ray_address, overwrite=overwrite,
+                            progress="bar" if sys.stderr.isatty() else "lines")
+    except (ChartRunError, ConfigError) as exc:
+        _fail(str(exc))
+    state = "already finished: " if summary.already_done else ""
+    resumed = f", {summary.skipped} from an earlier run" if summary.skipped else ""
+    console.print(f"{state}{summary.records} notes in{resumed}: {summary.charted} charted, "
+                  f"{summary.rejected} rejected (see {out / 'rejects.jsonl'}); "
+                  f"{summary.charts_per_s:.1f} charts/s, {summary.wall_s:.1f} s; wrote {out}",
+                  highlight=False, soft_wrap=True)
+    if not summary.reconciled:
+        _fail(f"{summary.records} notes in but {summary.charted} charted + {summary.rejected} "
+              "rejected: the counts do not reconcile")
 
 
 @app.command()

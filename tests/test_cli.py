@@ -81,3 +81,29 @@ def test_cli_demo_runs_on_synthetic_notes(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Data card — synthetic" in result.output
     assert (tmp_path / "demo" / "dataset" / "data_card.json").exists()
+
+
+def test_cli_evaluate_writes_and_prints_the_report(dataset, liquid_model, tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["evaluate", "--data", str(dataset), "--model", str(liquid_model),
+                                 "--out", str(out), "--repeats", "1", "--window-seconds", "0.05",
+                                 "--long-tokens", "", "--resamples", "20", "--no-rules"])
+    assert result.exit_code == 0, result.output
+    assert "Accuracy, headerless" in result.output and (out / "report.md").exists()
+    missing = runner.invoke(app, ["evaluate", "--data", str(dataset), "--model", str(liquid_model),
+                                  "--baseline", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert missing.exit_code == 1 and "nope: not a model directory" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1
+
+
+def test_cli_show_writes_an_html_page(liquid_model, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("45 year old male with cough.\nAspirin 81 mg daily.\n", encoding="utf-8")
+    result = runner.invoke(app, ["show", str(note), "--model", str(liquid_model)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "note.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "note.txt: chart by liquid" in page
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe bad")
+    failed = runner.invoke(app, ["show", str(bad), "--model", str(liquid_model)])
+    assert failed.exit_code == 1 and "not valid UTF-8" in failed.output

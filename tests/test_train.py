@@ -17,7 +17,7 @@ from chartlnn.config import ConfigError, load_config
 from chartlnn.dataset_builder import PrepareConfig, prepare
 from chartlnn.inference import load
 from chartlnn.models.tagger import Tagger
-from chartlnn.schema import CONFIG_DIR
+from chartlnn.schema import CONFIG_DIR, validate_chart
 from chartlnn.train import (TrainConfig, TrainError, _load_weights, model_config, pretrain, train,
                             train_config_path)
 from conftest import FAST, TINY
@@ -63,8 +63,9 @@ def test_train_writes_a_loadable_model_directory(liquid_model):
     model = load(liquid_model)
     weights = load_file(str(liquid_model / "model.safetensors"))
     assert all(torch.equal(model.tagger.state_dict()[k], v) for k, v in weights.items())
-    chart = model.chart("Pt is a 45 y/o male. BP 120/80. Takes aspirin 81 mg daily.")
-    assert set(chart) == {"note_type", "sections", "entities"}
+    chart = model.chart("Pt is a 45 y/o male. BP 120/80. Takes aspirin 81 mg daily.", note_id="n")
+    validate_chart(chart)
+    assert chart["note_id"] == "n" and chart["model"]["encoder"] == "liquid"
 
 
 def test_train_is_reproducible_with_a_seed(dataset, tmp_path):
