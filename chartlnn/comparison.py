@@ -15,7 +15,6 @@ The report itself (JSON, Markdown, plots) is written by :mod:`chartlnn.report`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass

@@ -26,7 +26,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from datasets import (ClassLabel, Dataset, DatasetDict, Features, Sequence, Value, disable_progress_bars,
+from datasets import Sequence as ListFeature
+from datasets import (ClassLabel, Dataset, DatasetDict, Features, Value, disable_progress_bars,
                       load_from_disk)
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Sampler
@@ -55,10 +56,10 @@ def features(schema: Schema) -> Features:
     for prefix, text_column in VIEWS.items():
         columns[text_column] = Value("string")
         columns[f"{prefix}_spans"] = SPAN_FEATURE
-        columns[f"{prefix}_input_ids"] = Sequence(Value("int32"))
-        columns[f"{prefix}_offsets"] = Sequence(Sequence(Value("int32"), length=2))
-        columns[f"{prefix}_section_tags"] = Sequence(section_tags)
-        columns[f"{prefix}_entity_tags"] = Sequence(entity_tags)
+        columns[f"{prefix}_input_ids"] = ListFeature(Value("int32"))
+        columns[f"{prefix}_offsets"] = ListFeature(ListFeature(Value("int32"), length=2))
+        columns[f"{prefix}_section_tags"] = ListFeature(section_tags)
+        columns[f"{prefix}_entity_tags"] = ListFeature(entity_tags)
     return Features(columns)
 
 

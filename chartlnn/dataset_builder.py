@@ -9,7 +9,6 @@ Every input record ends up kept or in the rejects, with a reason; the card recon
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal

@@ -115,7 +115,7 @@ _VALUES = {
                     r"(?P<unit>\s*(?:(?:°|º|(?i:degrees?))\s*)?(?:F|C|(?i:fahrenheit|celsius))\b"
                     r"|\s*(?:°|º|(?i:degrees?)\b))?"),
     "spo2": r"(?P<value>\d{2,3})\s*%",
-    "weight": (rf"(?P<value>\d{{1,3}}(?:\.\d+)?\s*(?i:kg|kgs|kilograms?|lbs?|pounds?)\b)"
+    "weight": (r"(?P<value>\d{1,3}(?:\.\d+)?\s*(?i:kg|kgs|kilograms?|lbs?|pounds?)\b)"
                r"(?![\s,]*(?:and\s+)?[\d/.-]+\s*(?i:oz|ounces?))"),
     "height": rf"(?P<value>{_HEIGHT})",
 }
