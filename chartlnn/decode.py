@@ -92,6 +92,26 @@ def build_chart(text: str, sections: Sequence[FieldSpan], entities: Sequence[Fie
     return chart
 
 
+def whole_words(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
+    """Spans widened to the letters and digits around them ("ortab" of "Lortab" → "Lortab",
+    "-year-old" of "29-year-old" → "29-year-old"): a mention never starts or ends inside a word.
+    The tokenizer cuts words at digit/letter changes, so a tag can; a span never grows into its
+    neighbour."""
+    ordered = sorted(spans)
+    widened = []
+    for i, span in enumerate(ordered):
+        floor = widened[-1].end if widened else 0
+        ceiling = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
+        start, end = span.start, span.end
+        while (start > floor and text[start - 1].isalnum()
+               and (text[start].isalnum() or text[start] == "-")):
+            start -= 1
+        while end < ceiling and text[end].isalnum() and text[end - 1].isalnum():
+            end += 1
+        widened.append(span._replace(start=start, end=end))
+    return widened
+
+
 def field_value(field: str, text: str) -> Any:
     """The normalized value of a mention: the field's normalizer, or the text itself (stripped)
     for a field of a custom schema that has none."""
@@ -133,8 +153,9 @@ class ChartDecoder:
 
     def decode(self, text: str, encoded: Encoded, tagged: Tagged, note_id: str | None = None,
                phi: dict[str, int] | None = None) -> dict[str, Any]:
-        """The Chart of one note."""
+        """The Chart of one note (entity spans widened to whole words, see :func:`whole_words`)."""
         sections, entities = self.spans(encoded, tagged) if encoded.ids else ([], [])
+        entities = whole_words(text, entities)
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)
         return build_chart(text, sections, entities, units=self.units, model=self.model,

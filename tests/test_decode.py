@@ -89,3 +89,14 @@ def test_decode_invalid_chart_error_names_the_path_not_the_text():
     with pytest.raises(ChartInvalid) as error:
         validate_chart(chart)
     assert "sections/plan/0/confidence" in str(error.value) and "secret" not in str(error.value)
+
+
+def test_decode_whole_words_widens_spans_cut_inside_a_word():
+    from chartlnn.decode import whole_words
+
+    text = "29-year-old on Lortab, BP 120/80, Tylenol"
+    spans = [FieldSpan(2, 11, "age"), FieldSpan(16, 21, "medication"),
+             FieldSpan(26, 29, "bp_systolic"), FieldSpan(30, 32, "bp_diastolic"),
+             FieldSpan(34, 38, "medication"), FieldSpan(38, 41, "medication")]
+    widened = whole_words(text, spans)
+    assert [text[s.start:s.end] for s in widened] == ["29-year-old", "Lortab", "120", "80", "Tyle", "nol"]
