@@ -108,8 +108,8 @@ def guard_phi(text: str, mode: str) -> tuple[str, dict[str, int], str | None]:
 
 
 class Charter:
-    """Charts a window of notes: PHI guard, encode, sort by token count, tag in batches, decode,
-    validate. The same object serves the in-process run, each worker process and each Ray actor,
+    """Charts a window of notes: PHI guard, then the model's length-batched charting
+    (``batch_size`` notes per forward pass), then validation. The same object serves the in-process run, each worker process and each Ray actor,
     so every engine makes the same charts."""
 
     def __init__(self, model: ChartModel, phi: str, batch_size: int, fhir: bool) -> None:
@@ -131,15 +131,13 @@ class Charter:
             if reason:
                 outcomes[note.index] = Outcome(note.index, None, None, reason)
             else:
-                todo.append((note, text, counts, self.model.encode(text)))
-        todo.sort(key=lambda item: len(item[3].ids))
-        for first in range(0, len(todo), self.batch_size):
-            batch = todo[first:first + self.batch_size]
-            tagged = self.model.tag([encoded for *_, encoded in batch])
-            for (note, text, counts, encoded), tags in zip(batch, tagged):
-                chart = self.model.decoder.decode(text, encoded, tags, note_id=note.note_id,
-                                                  phi=counts)
-                outcomes[note.index] = self._finish(note.index, chart)
+                todo.append((note, text, counts))
+        charts = self.model.chart_many([text for _, text, _ in todo],
+                                       [note.note_id for note, _, _ in todo],
+                                       [counts for _, _, counts in todo],
+                                       max_batch_tokens=sys.maxsize, max_batch_notes=self.batch_size)
+        for (note, _, _), chart in zip(todo, charts):
+            outcomes[note.index] = self._finish(note.index, chart)
         _release_freed_memory()
         return [outcomes[note.index] for note in notes]
 

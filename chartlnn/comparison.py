@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from statistics import median
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -174,7 +175,7 @@ def measure_energy(systems: Sequence[System], texts: list[str], ids: list[str], 
     for system in systems:
         system.chart_many(texts[: max(1, len(texts) // 4)], ids[: max(1, len(texts) // 4)])
     windows: dict[str, list[tuple[float, float, int]]] = {s.name: [] for s in systems}
-    reading = None
+    last: dict[str, Any] = {}
     for round_ in range(repeats):
         order = systems if round_ % 2 == 0 else list(reversed(systems))
         for system in order:
@@ -182,30 +183,23 @@ def measure_energy(systems: Sequence[System], texts: list[str], ids: list[str], 
             meter.start()
             while charts == 0 or time.perf_counter() - started < window_seconds:
                 charts += len(system.chart_many(texts, ids))
-            reading = meter.stop()
-            windows[system.name].append((reading.joules, reading.seconds, charts))
+            last[system.name] = meter.stop()
+            windows[system.name].append((last[system.name].joules, last[system.name].seconds, charts))
     results = {}
     for name, rows in windows.items():
-        joules = sorted(j / n for j, _, n in rows)
-        seconds = sorted(s / n for _, s, n in rows)
+        seconds = [s / n for _, s, n in rows]
         results[name] = {
-            "provenance": reading.provenance, "meter_detail": reading.detail,
-            "j_per_chart": _spread(joules), "seconds_per_chart": _spread(seconds),
-            "charts_per_s": 1 / _median(seconds), "windows": len(rows),
+            "provenance": last[name].provenance, "meter_detail": last[name].detail,
+            "j_per_chart": _spread([j / n for j, _, n in rows]), "seconds_per_chart": _spread(seconds),
+            "charts_per_s": 1 / median(seconds), "windows": len(rows),
             "charts_measured": sum(n for _, _, n in rows),
         }
     return results
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _spread(values: Sequence[float]) -> dict[str, Any]:
-    return {"median": _median(values), "min": min(values), "max": max(values),
-            "values": list(values)}
+    ordered = sorted(values)
+    return {"median": median(ordered), "min": ordered[0], "max": ordered[-1], "values": ordered}
 
 
 def model_facts(system: System, token_counts: Sequence[int]) -> dict[str, Any]:

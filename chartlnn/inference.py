@@ -1,8 +1,8 @@
 """`chartlnn.load`: a trained model directory, ready to chart notes (safetensors, no unpickling).
 
-Charting is three steps so a batch job can spread them: :meth:`ChartModel.encode` (tokenize,
-cheap, picklable result), :meth:`ChartModel.tag` (one padded forward pass over many notes) and
-``ChartModel.decoder.decode`` (tags → Chart, pure Python, picklable decoder).
+Charting is three steps, :meth:`ChartModel.encode` (tokenize), :meth:`ChartModel.tag` (one
+padded forward pass over many notes) and ``ChartModel.decoder.decode`` (tags → Chart);
+:meth:`ChartModel.chart_many` runs them over any number of notes, batched by length.
 """
 
 from __future__ import annotations
@@ -58,29 +58,25 @@ class ChartModel:
         return [Tagged(*(c[row, :n] for c in columns), int(note_type[row]), float(type_prob[row]))
                 if n else _empty() for row, n in enumerate(lengths)]
 
-    def chart_batch(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None
-                    ) -> list[dict[str, Any]]:
-        """Charts of several notes (read as given: headers or not), in order."""
-        encoded = [self.encode(text) for text in texts]
-        tagged = self.tag(encoded)
-        note_ids = note_ids if note_ids is not None else [None] * len(texts)
-        return [self.decoder.decode(*args) for args in zip(texts, encoded, tagged, note_ids)]
-
     def chart_many(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None,
+                   phi: Sequence[dict[str, int] | None] | None = None, *,
                    max_batch_tokens: int = 16384, max_batch_notes: int = 32) -> list[dict[str, Any]]:
-        """Charts of any number of notes, in order: notes of similar length are batched together
-        (at most ``max_batch_tokens`` padded tokens per forward pass) so padding costs little."""
+        """Charts of any number of notes (read as given: headers or not), in order: notes of
+        similar length are batched together (at most ``max_batch_notes`` notes and
+        ``max_batch_tokens`` padded tokens per forward pass) so padding costs little. ``phi``:
+        each note's residual-PHI counts, written into its chart."""
         encoded = [self.encode(text) for text in texts]
         note_ids = note_ids if note_ids is not None else [None] * len(texts)
+        phi = phi if phi is not None else [None] * len(texts)
         charts: list[dict[str, Any] | None] = [None] * len(texts)
         for batch in length_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_notes):
             for i, tagged in zip(batch, self.tag([encoded[i] for i in batch])):
-                charts[i] = self.decoder.decode(texts[i], encoded[i], tagged, note_ids[i])
+                charts[i] = self.decoder.decode(texts[i], encoded[i], tagged, note_ids[i], phi[i])
         return charts
 
     def chart(self, text: str, note_id: str | None = None) -> dict[str, Any]:
         """The Chart of one note."""
-        return self.chart_batch([text], [note_id])[0]
+        return self.chart_many([text], [note_id])[0]
 
 
 def length_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_notes: int

@@ -59,9 +59,9 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"Created {report['created']} in {report['seconds']:.0f} s.", ""]
     cost = report["cost"]
     if cost:
-        first = next(iter(cost.values()))
+        first_name, first = next(iter(cost.items()))
         provenance = first["provenance"]
-        lines.append(f"Energy: **{provenance}** ({first['meter_detail']} in the last window).")
+        lines.append(f"Energy: **{provenance}** ({first['meter_detail']} in {first_name}'s last window).")
         if provenance.startswith("estimated"):
             lines.append(f"This machine has no energy counter: joules are *estimated* as process "
                          f"CPU-seconds × {report['settings']['watts_per_core']:g} W per core. The "
