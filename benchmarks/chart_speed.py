@@ -55,7 +55,7 @@ def write_jsonl(path: Path, texts: list[str], n: int) -> Path:
 def speed(models: list[Path], source: Path, rounds: int, workers: int, batch_size: int,
           scratch: Path) -> dict[Path, float]:
     """Best charts/s per model over ``rounds`` alternating rounds."""
-    from chartlnn.charting import chart
+    from chartlnn.charting.run import chart
 
     best: dict[Path, float] = {}
     for round_ in range(rounds):

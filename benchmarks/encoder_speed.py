@@ -27,15 +27,15 @@ import platform
 import resource
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import yaml
 from torch import nn
 
 from chartlnn.models import build_encoder
+from chartlnn.config import shipped_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "model"
+CONFIGS = shipped_config("model").parent
 MODELS = ("liquid-small", "cfc-small", "transformer-small")
 VOCAB = 8000
 THREADS = 2

@@ -12,7 +12,7 @@ import platform
 import tempfile
 import time
 
-from chartlnn.dataset_builder import prepare
+from chartlnn.preparing.builder import prepare
 
 
 def main() -> None:

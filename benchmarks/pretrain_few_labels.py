@@ -17,11 +17,11 @@ import torch
 from datasets import DatasetDict
 
 from chartlnn.config import load_config
-from chartlnn.data import load_prepared, save_prepared
-from chartlnn.data_card import render_markdown
-from chartlnn.evaluate import score_split
-from chartlnn.inference import load
-from chartlnn.train import DEFAULT_TRAIN_CONFIG, TrainConfig, pretrain, train
+from chartlnn.preparing.dataset import load_prepared, save_prepared
+from chartlnn.preparing.data_card import render_markdown
+from chartlnn.evaluation.metrics import score_split
+from chartlnn.inference.model import load
+from chartlnn.training.train import TrainConfig, pretrain, train
 
 
 def few_labeled(data: Path, n: int, out: Path, seed: int = 0) -> Path:
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def budget(minutes: float) -> TrainConfig:
-        return load_config(TrainConfig, DEFAULT_TRAIN_CONFIG,
+        return load_config(TrainConfig, None,
                            {"max_minutes": minutes, "max_epochs": 1000, "accelerator": "cpu",
                             "devices": 1, "early_stopping_patience": 1000})
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from chartlnn.config import load_config
-from chartlnn.data import load_prepared
-from chartlnn.evaluate import score_split
-from chartlnn.inference import load
-from chartlnn.train import DEFAULT_TRAIN_CONFIG, TrainConfig, train
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.evaluation.metrics import score_split
+from chartlnn.inference.model import load
+from chartlnn.training.train import TrainConfig, train
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--init", type=Path, help="start every model from this directory")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    config = load_config(TrainConfig, DEFAULT_TRAIN_CONFIG,
+    config = load_config(TrainConfig, None,
                          {"max_minutes": args.minutes, "max_epochs": 1000, "accelerator": "cpu",
                           "devices": 1, "early_stopping_patience": 1000})
     test = load_prepared(args.data).splits["test"]

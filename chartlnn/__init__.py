@@ -1,14 +1,19 @@
 """chartlnn: structured charts from clinical notes with compact liquid neural networks.
 
-Each step is a library function first and a CLI command second: ``chartlnn.prepare(...)``,
-``chartlnn.train.train(...)`` (the module keeps the name of its room), ``chartlnn.load(...)``.
-They are imported on first use so that ``import chartlnn`` and ``chartlnn --help`` stay fast.
+Each step is a library function first and a CLI command second, named after its command:
+``chartlnn.prepare(...)``, ``chartlnn.train(...)``, ``chartlnn.pretrain(...)``,
+``chartlnn.load(...)`` (then ``.chart(text)``), ``chartlnn.chart(...)`` (the batch job) and
+``chartlnn.evaluate(...)``. They live in the room of their stage (``preparing``, ``training``,
+``inference``, ``charting``, ``evaluation``) and are imported on first use, so that
+``import chartlnn`` and ``chartlnn --help`` stay fast and charting never imports Lightning.
 """
 
 __version__ = "0.1.0"
 
-_LAZY = {"prepare": "chartlnn.dataset_builder", "load_prepared": "chartlnn.data",
-         "load": "chartlnn.inference", "chart": "chartlnn.charting"}
+_LAZY = {"prepare": "chartlnn.preparing.builder", "load_prepared": "chartlnn.preparing.dataset",
+         "train": "chartlnn.training.train", "pretrain": "chartlnn.training.train",
+         "load": "chartlnn.inference.model", "chart": "chartlnn.charting.run",
+         "evaluate": "chartlnn.evaluation.run"}
 
 
 def __getattr__(name: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -24,13 +25,29 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def command(func):
+    """Register ``func`` as a command. A ChartlnnError (anything a user can fix) becomes its one
+    line on stderr and exit status 1; any other exception is a bug and keeps its traceback."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        from chartlnn.errors import ChartlnnError
+
+        try:
+            return func(*args, **kwargs)
+        except ChartlnnError as exc:
+            _fail(str(exc))
+
+    return app.command()(run)
+
+
 def _options(pairs: list[str]) -> dict:
     from chartlnn.config import parse_overrides
 
     return parse_overrides(pairs)
 
 
-@app.command()
+@command
 def prepare(
     recipe: str = typer.Argument(..., help="synthetic, mtsamples, csv, jsonl, brat or text_dir"),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="File or folder of notes."),
@@ -45,32 +62,29 @@ def prepare(
     overwrite: bool = typer.Option(False, help="Replace an existing output directory."),
 ) -> None:
     """Turn notes into a labeled, split, tokenized dataset with a data card."""
-    from chartlnn.config import ConfigError, load_config
-    from chartlnn.dataset_builder import DEFAULT_CONFIG, NothingUsable, PhiFound, PrepareConfig
-    from chartlnn.dataset_builder import prepare as run_prepare
-    from chartlnn.schema import SchemaError, load_schema
-    from data_recipes import RecipeError, recipe_options
+    from chartlnn.config import load_config
+    from chartlnn.preparing.builder import PrepareConfig
+    from chartlnn.preparing.builder import prepare as run_prepare
+    from chartlnn.schema import load_schema
+    from data_recipes import recipe_options
 
-    try:
-        allowed = recipe_options(recipe)
-        options = _options(option)
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            _fail(f"recipe {recipe!r} has no option {', '.join(unknown)}; it takes: "
-                  f"{', '.join(allowed) or 'none'}")
-        if recipe != "synthetic" and input is None:
-            _fail(f"recipe {recipe!r} needs --input")
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            _fail(f"{out}: exists and is not empty (use --overwrite to replace it)")
-        overrides = _options(set_)
-        if phi is not None:
-            overrides["phi"] = phi
-        cfg = load_config(PrepareConfig, config or DEFAULT_CONFIG, overrides)
-        card = run_prepare(recipe, input, out, options=options, config=cfg,
-                           schema=load_schema(schema) if schema else None,
-                           tokenizer_from=tokenizer, show_progress=sys.stderr.isatty())
-    except (RecipeError, ConfigError, SchemaError, PhiFound, NothingUsable, FileNotFoundError) as exc:
-        _fail(str(exc))
+    allowed = recipe_options(recipe)
+    options = _options(option)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        _fail(f"recipe {recipe!r} has no option {', '.join(unknown)}; it takes: "
+              f"{', '.join(allowed) or 'none'}")
+    if recipe != "synthetic" and input is None:
+        _fail(f"recipe {recipe!r} needs --input")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        _fail(f"{out}: exists and is not empty (use --overwrite to replace it)")
+    overrides = _options(set_)
+    if phi is not None:
+        overrides["phi"] = phi
+    cfg = load_config(PrepareConfig, config, overrides)
+    card = run_prepare(recipe, input, out, options=options, config=cfg,
+                       schema=load_schema(schema) if schema else None,
+                       tokenizer_from=tokenizer, show_progress=sys.stderr.isatty())
     counts = card["counts"]
     console.print(f"wrote {out}: {counts['notes_kept']} notes kept "
                   f"({', '.join(f'{k} {v}' for k, v in card['splits'].items())}), "
@@ -82,13 +96,13 @@ def _train_settings(config: str, pairs: list[str]):
     """The train config (name or path) with ``--set`` overrides applied, and the model overrides
     (``model.KEY``) to pass on: the one override syntax of `train` and `pretrain`."""
     from chartlnn.config import load_config
-    from chartlnn.train import TrainConfig, split_overrides, train_config_path
+    from chartlnn.training.train import TrainConfig, split_overrides, train_config_path
 
     train_overrides, model_overrides = split_overrides(_options(pairs))
     return load_config(TrainConfig, train_config_path(config), train_overrides), model_overrides
 
 
-@app.command()
+@command
 def train(
     data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
@@ -99,22 +113,17 @@ def train(
     overwrite: bool = typer.Option(False, help="Replace a model already in --out."),
 ) -> None:
     """Train a tagger with Lightning and write a model directory."""
-    from chartlnn.config import ConfigError
-    from chartlnn.train import TrainError
-    from chartlnn.train import train as run_train
+    from chartlnn.training.train import train as run_train
 
-    try:
-        cfg, model_overrides = _train_settings(config, set_)
-        metrics = run_train(data, out, model=model, config=cfg, model_overrides=model_overrides,
-                            init=init, overwrite=overwrite)
-    except (ConfigError, TrainError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    cfg, model_overrides = _train_settings(config, set_)
+    metrics = run_train(data, out, model=model, config=cfg, model_overrides=model_overrides,
+                        init=init, overwrite=overwrite)
     console.print(f"wrote {out}: validation field F1 {metrics.get('val/field_f1', 0):.3f}, section "
                   f"token F1 {metrics.get('val/section_token_f1', 0):.3f}, entity F1 "
                   f"{metrics.get('val/entity_f1', 0):.3f}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@command
 def pretrain(
     data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset of notes (labels unused)."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the pretrained encoder."),
@@ -124,21 +133,16 @@ def pretrain(
     overwrite: bool = typer.Option(False, help="Replace what is in --out."),
 ) -> None:
     """Pretrain the encoder on unlabeled notes (masked tokens); then `train --init` from it."""
-    from chartlnn.config import ConfigError
-    from chartlnn.train import TrainError
-    from chartlnn.train import pretrain as run_pretrain
+    from chartlnn.training.train import pretrain as run_pretrain
 
-    try:
-        cfg, model_overrides = _train_settings(config, set_)
-        metrics = run_pretrain(data, out, model=model, config=cfg, model_overrides=model_overrides,
-                               overwrite=overwrite)
-    except (ConfigError, TrainError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    cfg, model_overrides = _train_settings(config, set_)
+    metrics = run_pretrain(data, out, model=model, config=cfg, model_overrides=model_overrides,
+                           overwrite=overwrite)
     console.print(f"wrote {out}: validation masked-token loss {metrics['val/mlm_loss']:.3f}; "
                   f"fine-tune with `chartlnn train --init {out} ...`", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@command
 def evaluate(
     data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
     model: Path = typer.Option(..., "--model", "-m", help="The model directory to evaluate."),
@@ -159,26 +163,22 @@ def evaluate(
     overwrite: bool = typer.Option(False, help="Replace a report already in --out."),
 ) -> None:
     """Field-level accuracy and energy per chart, side by side, into report.json/.md and plots."""
-    from chartlnn.comparison import EvaluateError
-    from chartlnn.comparison import evaluate as run_evaluate
+    from chartlnn.evaluation.run import evaluate as run_evaluate
 
     try:
         lengths = [int(n) for n in long_tokens.split(",") if n.strip()]
     except ValueError:
         _fail(f"--long-tokens takes comma-separated token counts, got {long_tokens!r}")
-    try:
-        run_evaluate(data, [model, *baseline], out, rules=rules, split=split, device=device,
-                     meter=meter, watts_per_core=watts_per_core, repeats=repeats,
-                     window_seconds=window_seconds, long_tokens=lengths, resamples=resamples,
-                     seed=seed, overwrite=overwrite,
-                     log=lambda message: console.print(message, highlight=False))
-    except EvaluateError as exc:
-        _fail(str(exc))
+    run_evaluate(data, [model, *baseline], out, rules=rules, split=split, device=device,
+                 meter=meter, watts_per_core=watts_per_core, repeats=repeats,
+                 window_seconds=window_seconds, long_tokens=lengths, resamples=resamples,
+                 seed=seed, overwrite=overwrite,
+                 log=lambda message: console.print(message, highlight=False))
     Console().print(Markdown((out / "report.md").read_text(encoding="utf-8")))
     console.print(f"wrote {out}/report.json, report.md and plots/", highlight=False)
 
 
-@app.command()
+@command
 def show(
     note: Path = typer.Argument(..., help="A note as a UTF-8 .txt file."),
     model: Path = typer.Option(..., "--model", "-m", help="A trained model directory."),
@@ -186,8 +186,8 @@ def show(
                                        "(default: NOTE with .html)."),
 ) -> None:
     """Chart one note and write it as an HTML page with the extracted fields highlighted."""
-    from chartlnn.inference import load
-    from chartlnn.show import render_html
+    from chartlnn.inference.model import load
+    from chartlnn.export.html import render_html
 
     try:
         text = note.read_text(encoding="utf-8")
@@ -195,17 +195,14 @@ def show(
         _fail(f"{note}: no such file")
     except UnicodeDecodeError:
         _fail(f"{note}: not valid UTF-8 text")
-    try:
-        chart = load(model).chart(text, note_id=note.stem)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    chart = load(model).chart(text, note_id=note.stem)
     out = out or note.with_suffix(".html")
     out.write_text(render_html(text, chart, title=f"{note.name}: chart by {chart['model']['name']}"),
                    encoding="utf-8")
     console.print(f"wrote {out}: open it in a browser", highlight=False)
 
 
-@app.command()
+@command
 def inspect(path: Path = typer.Argument(..., help="A prepared dataset directory."),
             json_: bool = typer.Option(False, "--json", help="Print the card as JSON.")) -> None:
     """Print a prepared dataset's data card."""
@@ -216,12 +213,12 @@ def inspect(path: Path = typer.Argument(..., help="A prepared dataset directory.
     if json_:
         typer.echo(json.dumps(card, indent=2))
         return
-    from chartlnn.data_card import render_markdown
+    from chartlnn.preparing.data_card import render_markdown
 
     Console().print(Markdown(render_markdown(card)))
 
 
-@app.command()
+@command
 def recipes() -> None:
     """List the recipes and the options each takes."""
     from data_recipes import RECIPES, recipe_options
@@ -232,93 +229,16 @@ def recipes() -> None:
         typer.echo(f"{name:10s} {summary}\n{'':10s} options: {options or 'none'}")
 
 
-@app.command()
+@command
 def demo(out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its outputs."),
          notes: int = typer.Option(DEMO_NOTES, help="How many synthetic notes to generate.")) -> None:
     """The whole flow on embedded synthetic notes: generate → prepare → train → chart notes."""
-    from chartlnn.config import load_config
-    from chartlnn.data import load_prepared
-    from chartlnn.data_card import render_markdown
-    from chartlnn.dataset_builder import prepare as run_prepare
-    from chartlnn.inference import load
-    from chartlnn.charting import chart as run_chart
-    from chartlnn.show import render_html
-    from chartlnn.train import TrainConfig, train_config_path
-    from chartlnn.train import train as run_train
+    from chartlnn.demo import run_demo
 
-    dataset, model_dir = out / "dataset", out / "liquid-small"
-    console.print(f"[bold]1/4[/bold] generating {notes} synthetic notes and preparing {dataset}",
-                  highlight=False)
-    card = run_prepare("synthetic", None, dataset, options={"n": notes, "seed": 0},
-                       show_progress=sys.stderr.isatty())
-    Console().print(Markdown(render_markdown(card)))
-    console.print(f"[bold]2/4[/bold] training liquid-small for about a minute into {model_dir}",
-                  highlight=False)
-    metrics = run_train(dataset, model_dir, model="liquid-small", overwrite=True,
-                        config=load_config(TrainConfig, train_config_path("quick")))
-    console.print(f"validation field F1 {metrics['val/field_f1']:.3f}", highlight=False)
-    test = load_prepared(dataset).splits["test"]
-    model = load(model_dir)
-    console.print(f"[bold]3/4[/bold] the chart of test note {test[0]['id']}, read without its headers",
-                  highlight=False)
-    _print_chart(model.chart(test[0]["input_text"], note_id=test[0]["id"]))
-    notes_file, charts_dir, page = out / "test_notes.jsonl", out / "charts", out / "note.html"
-    with notes_file.open("w", encoding="utf-8") as handle:
-        for note_id, text in zip(test["id"], test["input_text"]):
-            handle.write(json.dumps({"id": note_id, "text": text}) + "\n")
-    console.print(f"[bold]4/4[/bold] charting the {len(test)} headerless test notes as a batch job",
-                  highlight=False)
-    summary = run_chart(model_dir, notes_file, charts_dir, fmt="fhir", overwrite=True)
-    page.write_text(render_html(test[0]["input_text"], model.chart(test[0]["input_text"], test[0]["id"]),
-                                title=f"{test[0]['id']}: chart by liquid-small"), encoding="utf-8")
-    console.print(f"{summary.records} notes in = {summary.charted} charted + {summary.rejected} "
-                  f"rejected: {charts_dir}/charts.jsonl, {charts_dir}/bundles.ndjson (FHIR R4)\n"
-                  f"open {page} in a browser to check the first note's fields by eye; "
-                  f"`chartlnn show NOTE.txt --model {model_dir}` does the same for any note",
-                  highlight=False)
+    run_demo(out, notes, console)
 
 
-def _print_chart(chart: dict) -> None:
-    """A chart as a table a person can scan: one row per section or entity mention, medications
-    with their linked dose, route and frequency."""
-    from rich.table import Table
-
-    note_type = chart["note_type"] or {"value": "-", "confidence": None}
-    table = Table(title=f"note type: {note_type['value']} ({_confidence_text(note_type['confidence'])})")
-    table.add_column("field", no_wrap=True, min_width=20)
-    table.add_column("text in the note", overflow="ellipsis", max_width=36, no_wrap=True)
-    table.add_column("value", no_wrap=True)
-    table.add_column("conf.", justify="right")
-    for field, spans in chart["sections"].items():
-        for span in spans:
-            table.add_row(field, span["text"].replace("\n", " ⏎ "), "",
-                          _confidence_text(span["confidence"]))
-    for field, mentions in chart["entities"].items():
-        for mention in mentions:
-            value = _value_text(mention["value"])
-            if mention["unit"] and value != "?":
-                value = f"{value} {mention['unit']}"
-            table.add_row(field, mention["text"], value, _confidence_text(mention["confidence"]))
-    for med in (m for m in chart["medications"] if m["dose"] or m["route"] or m["frequency"]):
-        parts = [med["name"], med["dose"], med["route"], med["frequency"]]
-        table.add_row("→ medication", "", ", ".join(_value_text(p) for p in parts if p),
-                      _confidence_text(med["confidence"]))
-    Console().print(table)
-
-
-def _confidence_text(confidence: float | None) -> str:
-    return "-" if confidence is None else f"{confidence:.2f}"
-
-
-def _value_text(value) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, dict) and "amount" in value:
-        return f"{value['amount']:g} {value.get('unit', '')}".strip()
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-@app.command()
+@command
 def chart(
     model: Path = typer.Option(..., "--model", "-m", help="A trained model directory."),
     input: Path = typer.Option(..., "--input", "-i", help="CSV(.gz), JSONL(.gz), Parquet, or a folder of .txt notes."),
@@ -337,18 +257,13 @@ def chart(
     overwrite: bool = typer.Option(False, help="Start over, replacing a previous run in --out."),
 ) -> None:
     """Chart every note of a file or folder: resumable, idempotent, nothing lost."""
-    from chartlnn.charting import ChartRunError
-    from chartlnn.charting import chart as run_chart
-    from chartlnn.config import ConfigError
+    from chartlnn.charting.run import chart as run_chart
 
-    try:
-        summary = run_chart(model, input, out, reader=reader, options=_options(option), phi=phi,
-                            fmt=fmt, shard_size=shard_size, batch_size=batch_size,
-                            workers=workers, device=device, engine=engine,
-                            ray_address=ray_address, overwrite=overwrite,
-                            progress="bar" if sys.stderr.isatty() else "lines")
-    except (ChartRunError, ConfigError) as exc:
-        _fail(str(exc))
+    summary = run_chart(model, input, out, reader=reader, options=_options(option), phi=phi,
+                        fmt=fmt, shard_size=shard_size, batch_size=batch_size,
+                        workers=workers, device=device, engine=engine,
+                        ray_address=ray_address, overwrite=overwrite,
+                        progress="bar" if sys.stderr.isatty() else "lines")
     state = "already finished: " if summary.already_done else ""
     resumed = f", {summary.skipped} from an earlier run" if summary.skipped else ""
     console.print(f"{state}{summary.records} notes in{resumed}: {summary.charted} charted, "
@@ -360,7 +275,7 @@ def chart(
               "rejected: the counts do not reconcile")
 
 
-@app.command()
+@command
 def version() -> None:
     """Print the version."""
     from chartlnn import __version__

@@ -13,16 +13,18 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-DEFAULT_SCHEMA = CONFIG_DIR / "schema" / "default.yaml"
-CHART_JSON_SCHEMA = Path(__file__).resolve().parent / "resources" / "chart.schema.json"
+from chartlnn.config import shipped_config, shipped_resource
+from chartlnn.errors import ChartlnnError
+
+DEFAULT_SCHEMA = shipped_config("schema")
+CHART_JSON_SCHEMA = shipped_resource("chart.schema.json")
 """The JSON Schema every chart (model or rules, JSONL output) validates against."""
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLURAL_SUFFIX = re.compile(r"\s*\((?:S|ES)\)$")
 
 
-class SchemaError(ValueError):
+class SchemaError(ChartlnnError, ValueError):
     """A schema file that cannot be used; the message names the file."""
 
 
@@ -131,7 +133,7 @@ def load_schema(path: str | Path | None = None) -> Schema:
         raise SchemaError(f"{path}: {where}: {first['msg']}") from None
 
 
-class ChartInvalid(ValueError):
+class ChartInvalid(ChartlnnError, ValueError):
     """A chart that does not follow the Chart JSON Schema; the message names the place."""
 
 

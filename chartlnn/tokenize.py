@@ -13,11 +13,16 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from chartlnn.errors import ChartlnnError
 from chartlnn.notes import Span
 
 PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, MASK]
 OUTSIDE = "O"
+
+
+class TokenizerError(ChartlnnError, FileNotFoundError):
+    """No usable tokenizer file where one was expected; the message names the path."""
 
 
 def new_tokenizer() -> Tokenizer:
@@ -49,7 +54,7 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no tokenizer.json here")
+        raise TokenizerError(f"{path}: no tokenizer.json here")
     return Tokenizer.from_file(str(path))
 
 

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from chartlnn.errors import ChartlnnError
 from chartlnn.notes import Note, Reject, Span
 
 MAX_NOTE_CHARS = 200_000
 """Longer notes are rejected: no clinical note is this long, a concatenated export is."""
 
 
-class RecipeError(ValueError):
+class RecipeError(ChartlnnError, ValueError):
     """The input as a whole is unusable; the message names the file and, when known, the row."""
 
 

@@ -2,16 +2,26 @@ from pathlib import Path
 
 import pytest
 
-from chartlnn.dataset_builder import PrepareConfig, prepare
+from chartlnn.config import load_config
+from chartlnn.preparing.builder import PrepareConfig, prepare
 from chartlnn.schema import load_schema
-from chartlnn.train import TrainConfig, train
+from chartlnn.training.train import TrainConfig, train
 
 TINY = {"liquid": {"d_model": 16, "n_layers": 1},
         "cfc": {"d_model": 16, "n_layers": 1, "backbone_units": 16},
         "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32, "window": 64}}
 """Encoder sizes small enough to train in seconds."""
-FAST = TrainConfig(max_epochs=2, batch_size=8, max_train_tokens=128, lr=5e-3, accelerator="cpu",
-                   devices=1, early_stopping_patience=5, checkpoint_every_n_steps=2)
+
+
+def prepare_config(**overrides) -> PrepareConfig:
+    """The shipped prepare defaults with ``overrides``."""
+    return load_config(PrepareConfig, overrides=overrides)
+
+
+FAST = load_config(TrainConfig, overrides=dict(
+    max_epochs=2, max_minutes=None, batch_size=8, max_train_tokens=128, lr=5e-3, weight_decay=0.01,
+    warmup_ratio=0.05, gradient_clip=1.0, accelerator="cpu", devices=1, precision=None,
+    early_stopping_patience=5, seed=13, num_workers=0, checkpoint_every_n_steps=2))
 MTSAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "mtsamples.csv.gz"
 
 
@@ -32,7 +42,7 @@ def dataset(tmp_path_factory):
     """A prepared dataset of 40 synthetic notes (gold labels, tiny vocabulary)."""
     out = tmp_path_factory.mktemp("data") / "ds"
     prepare("synthetic", None, out, options={"n": 40, "seed": 1}, show_progress=False,
-            config=PrepareConfig(vocab_size=300, validation_fraction=0.2, test_fraction=0.1))
+            config=prepare_config(vocab_size=300, validation_fraction=0.2, test_fraction=0.1))
     return out
 
 

@@ -50,6 +50,23 @@ SCAN_BLOCK = 2**18
 """Numbers (batch × tokens × channels) the scan takes per block: 2 MiB per float64 temporary."""
 
 
+LIQUID_FLOPS_PER_CHANNEL = 11
+"""Recurrence FLOPs per direction, token and state channel of a ``LiquidLayer`` (the convention is
+:mod:`chartlnn.evaluation.flops`'s): the gates, then ``liquid_scan``.
+
+Gates 4: log-sigmoid (log a), sigmoid (1 - a), tanh (g), the product (1 - a) · g. Scan 7: the
+running sum of log a, its exp, the reciprocal, b times it, the running sum of that, adding the
+chunk's start state, times the decay. The scan's carry between chunks (2 FLOPs per channel per
+chunk, at most 2 / chunk per token) and its padding to a whole chunk are left out, so the count
+is exactly linear in tokens.
+"""
+CFC_FLOPS_PER_CHANNEL = 8
+"""Per direction, token and state channel of a ``BiCfC`` step: tanh of ff1 and of ff2 (2),
+time_a + time_b and its sigmoid (2), ff1 · (1 - t) + t · ff2 (4)."""
+CFC_FLOPS_PER_BACKBONE_UNIT = 3
+"""Per direction, token, backbone layer and unit: lecun_tanh, 1.7159 · tanh(0.666 · x)."""
+
+
 def lecun_tanh(x: Tensor) -> Tensor:
     """LeCun's scaled tanh, the CfC backbone activation (ncps: ``1.7159 * tanh(0.666 * x)``)."""
     return 1.7159 * torch.tanh(0.666 * x)
@@ -150,6 +167,13 @@ class CfCEncoder(nn.Module):
                                     for _ in range(n_layers))
         self.drop = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
+
+    def recurrence_flops_per_token(self) -> int:
+        """Elementwise recurrence FLOPs per token, all layers and both directions (matmuls are
+        counted by torch; see :mod:`chartlnn.evaluation.flops`)."""
+        return sum(2 * (CFC_FLOPS_PER_CHANNEL * layer.fwd.ff1.out_features
+                        + CFC_FLOPS_PER_BACKBONE_UNIT * sum(b.out_features for b in layer.fwd.backbone))
+                   for layer in self.layers)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, T, d_model) float, mask (B, T) bool with True at real tokens (right padding)."""
@@ -264,6 +288,11 @@ class LiquidEncoder(nn.Module):
         self.blocks = nn.ModuleList(LiquidBlock(d_model, mlp_ratio, dropout, chunk)
                                     for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
+
+    def recurrence_flops_per_token(self) -> int:
+        """Elementwise recurrence FLOPs per token, all layers and both directions (matmuls are
+        counted by torch; see :mod:`chartlnn.evaluation.flops`)."""
+        return sum(2 * LIQUID_FLOPS_PER_CHANNEL * block.liquid.hidden for block in self.blocks)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, T, d_model) float, mask (B, T) bool with True at real tokens (right padding)."""

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from chartlnn.models import build_trunk
-from chartlnn.models.optim import adamw_warmup_cosine
 from chartlnn.tokenize import MASK, SPECIAL_TOKENS
 
 MASK_ID = SPECIAL_TOKENS.index(MASK)
@@ -34,34 +31,13 @@ def mask_tokens(input_ids: torch.Tensor, mask: torch.Tensor, vocab_size: int,
     return corrupted, targets
 
 
-class MaskedLM(L.LightningModule):
-    def __init__(self, vocab_size: int, encoder: dict[str, Any], lr: float = 2e-3,
-                 weight_decay: float = 0.01, warmup_ratio: float = 0.05, mask_rate: float = 0.15,
-                 budget_minutes: float | None = None) -> None:
+class MaskedLM(nn.Module):
+    """Embedding → encoder → norm → a vocabulary head: logits (B, T, V) for every position."""
+
+    def __init__(self, vocab_size: int, encoder: dict[str, Any]) -> None:
         super().__init__()
-        self.save_hyperparameters()
         self.embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
-        d_model = self.norm.normalized_shape[0]
-        self.lm_head = nn.Linear(d_model, vocab_size)
+        self.lm_head = nn.Linear(self.norm.normalized_shape[0], vocab_size)
 
-    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        ids, targets = mask_tokens(batch["input_ids"], batch["mask"], self.hparams.vocab_size,
-                                   self.hparams.mask_rate)
-        x = self.norm(self.encoder(self.embed(ids), batch["mask"]))  # (B, T, C)
-        logits = self.lm_head(x)  # (B, T, V)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log("train/mlm_loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self.log("val/mlm_loss", self._loss(batch), prog_bar=True,
-                 batch_size=batch["input_ids"].shape[0])
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        budget = self.hparams.budget_minutes * 60 if self.hparams.budget_minutes else None
-        return adamw_warmup_cosine(self, self.hparams.lr, self.hparams.weight_decay,
-                                   self.hparams.warmup_ratio, int(self.trainer.estimated_stepping_batches),
-                                   budget)
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(self.norm(self.encoder(self.embed(input_ids), mask)))  # (B, T, V)

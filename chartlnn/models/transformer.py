@@ -80,6 +80,10 @@ class TransformerEncoder(nn.Module):
             x = block(x, key_mask)
         return self.norm(x)
 
+    def recurrence_flops_per_token(self) -> int:
+        """No recurrence: attention's FLOPs are matmuls, which torch counts."""
+        return 0
+
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, T, d_model) float, mask (B, T) bool with True at real tokens (right padding)."""
         batch, steps, dim = x.shape

@@ -1,0 +1,162 @@
+"""The chart worker: what turns a window of notes into Charts, in this process, in each worker
+process and in each Ray actor alike, so every engine makes the same charts.
+
+Per note: the residual-PHI guard (:mod:`chartlnn.deid`), the model's length-batched charting,
+validation against the Chart JSON Schema, and the FHIR bundle when asked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from chartlnn.deid import mask, scan
+from chartlnn.schema import ChartInvalid, validate_chart
+
+if TYPE_CHECKING:
+    from chartlnn.inference.model import ChartModel
+
+TASK_BATCHES = 4
+"""A task (what one worker charts at a time) is this many batches of notes of similar length."""
+
+
+class NoteIn(NamedTuple):
+    """A note on its way to a worker: its position among the input records, id and text."""
+
+    index: int
+    note_id: str
+    text: str
+
+
+class Outcome(NamedTuple):
+    """What became of one note: its Chart (and FHIR Bundle) as JSON lines, or a reject reason."""
+
+    index: int
+    chart: str | None
+    bundle: str | None
+    reason: str | None
+
+
+def guard_phi(text: str, mode: str) -> tuple[str, dict[str, int], str | None]:
+    """The text to chart, the PHI counts by kind, and a reject reason (``mode="reject"`` only)."""
+    hits = scan(text)
+    masked = mask(text, hits)
+    if mode == "reject" and hits:
+        return text, masked.counts, (f"residual PHI found ({', '.join(masked.counts)}); "
+                                     "chart it with --phi mask or de-identify it first")
+    return (masked.text if mode == "mask" else text), masked.counts, None
+
+
+class Charter:
+    """Charts a window of notes: PHI guard, then the model's length-batched charting
+    (``batch_size`` notes per forward pass), then validation. The same object serves the in-process run, each worker process and each Ray actor,
+    so every engine makes the same charts."""
+
+    def __init__(self, model: ChartModel, phi: str, batch_size: int, fhir: bool) -> None:
+        self.model = model
+        self.phi = phi
+        self.batch_size = batch_size
+        self.to_bundle = None
+        if fhir:
+            from chartlnn.export.fhir import chart_to_bundle
+
+            self.to_bundle = chart_to_bundle
+
+    def __call__(self, notes: Sequence[NoteIn]) -> list[Outcome]:
+        """One Outcome per note, in the order given."""
+        outcomes: dict[int, Outcome] = {}
+        todo = []
+        for note in notes:
+            text, counts, reason = guard_phi(note.text, self.phi)
+            if reason:
+                outcomes[note.index] = Outcome(note.index, None, None, reason)
+            else:
+                todo.append((note, text, counts))
+        charts = self.model.chart_many([text for _, text, _ in todo],
+                                       [note.note_id for note, _, _ in todo],
+                                       [counts for _, _, counts in todo],
+                                       max_batch_tokens=sys.maxsize, max_batch_notes=self.batch_size)
+        for (note, _, _), chart in zip(todo, charts):
+            outcomes[note.index] = self._finish(note.index, chart)
+        _release_freed_memory()
+        return [outcomes[note.index] for note in notes]
+
+    def _finish(self, index: int, chart: dict[str, Any]) -> Outcome:
+        try:
+            validate_chart(chart)
+        except ChartInvalid as exc:
+            return Outcome(index, None, None, str(exc))
+        bundle = json_line(self.to_bundle(chart, note_text=None)) if self.to_bundle else None
+        return Outcome(index, json_line(chart), bundle, None)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library is another."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory a window freed back to the system. Batches of every length leave glibc's
+    heap fragmented, and the next long batch lands on top: without this a worker's peak grew with
+    the input (1.05 GiB after 1,000 MTSamples notes, 2.0 GiB after 10,000; trimming every 1,000
+    notes, 1.04 and 1.38). Trimmed after every window: 0.85, 0.90 and 0.92 GiB after 1,000,
+    10,000 and 30,000 notes (benchmarks/chart_speed.py), for about 12% of the speed."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def json_line(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def windows(notes: Sequence[NoteIn], size: int) -> list[list[NoteIn]]:
+    """Notes cut into tasks of ``size``, neighbours in length (characters) sharing a task so each
+    task's batches need little padding; fixed by the input alone, so every engine and worker count
+    batches the same notes together."""
+    ordered = sorted(notes, key=lambda note: (len(note.text), note.index))
+    return [ordered[first:first + size] for first in range(0, len(ordered), size)]
+
+
+_WORKER: Charter | None = None
+
+
+def start_worker(model_dir: str, device: str, phi: str, batch_size: int, fhir: bool,
+                  threads: int) -> None:
+    import torch
+
+    from chartlnn.inference.model import load
+
+    global _WORKER
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    torch.set_num_threads(threads)
+    _WORKER = Charter(load(model_dir, device), phi, batch_size, fhir)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone: a parent killed with ``kill -9`` cannot stop its
+    workers, and orphans would chart on (and hold memory) beside the rerun."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def chart_in_worker(notes: list[NoteIn]) -> list[Outcome]:
+    assert _WORKER is not None, "worker used before start_worker ran"
+    return _WORKER(notes)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,148 @@
+"""`chartlnn evaluate`: trained models and the rules side by side on a prepared test split.
+
+Accuracy: every note of the split is charted by every system — each model, and the rule-based
+labeler as the floor a learned model must beat — read without its headers (the real task) and with
+them, and scored per field (:mod:`.systems`, :mod:`.metrics`), with bootstrap 95% intervals.
+
+Cost: energy per chart from the best meter the machine has (:mod:`.energy`), measured after a
+warm-up over windows of several seconds that chart the whole headerless split again and again,
+repeated with the models alternating; wall time, FLOPs, parameters and peak memory beside it; and
+time and energy per chart by note length, up to synthetic notes far longer than any in the split,
+so linear and quadratic costs show (:mod:`.cost`).
+
+The result is a typed :class:`~chartlnn.evaluation.report.Report`, written by :mod:`.writer`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from chartlnn.evaluation.cost import (length_buckets, long_note, machine, measure_energy,
+                                      model_facts, peak_memory_mib, versions)
+from chartlnn.evaluation.energy import DEFAULT_WATTS_PER_CORE, MeterUnavailable, select_meter
+from chartlnn.evaluation.report import (VIEW_NAMES, Cost, DataInfo, Report, ScalingRow, Settings,
+                                        SystemInfo, ViewSummary)
+from chartlnn.evaluation.systems import EvaluateError, load_systems, score_view, summarize_view
+from chartlnn.evaluation.writer import write_report
+from chartlnn.preparing.dataset import DatasetError, load_prepared
+
+
+def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
+             rules: bool = True, split: str = "test", device: str = "cpu", meter: str = "auto",
+             watts_per_core: float | None = None, repeats: int = 5, window_seconds: float = 3.0,
+             scaling_repeats: int = 3, scaling_window_seconds: float = 1.0,
+             long_tokens: Sequence[int] = (8192, 16384, 32768), resamples: int = 1000,
+             seed: int = 0, overwrite: bool = False,
+             log: Callable[[str], None] = lambda message: None) -> Report:
+    """Evaluate ``models`` (the first is the one under test, the second its baseline for the
+    paired intervals) and the rules on ``split`` of the prepared dataset ``data``; write
+    ``report.json``, ``report.md`` and ``plots/`` into ``out`` and return the report.
+
+    Everything that could stop the run (a missing or mismatched model, an empty split, an
+    unavailable meter, an existing report) is checked before any work starts.
+    """
+    import torch
+
+    out = Path(out)
+    if (out / "report.json").exists() and not overwrite:
+        raise EvaluateError(f"{out}: a report is already there; pass --overwrite to replace it")
+    try:
+        prepared = load_prepared(data)
+    except DatasetError as exc:
+        raise EvaluateError(str(exc)) from None
+    if split not in prepared.splits:
+        raise EvaluateError(f"{data}: no split {split!r}; it has {', '.join(prepared.splits)}")
+    notes = prepared.splits[split]
+    if len(notes) == 0:
+        raise EvaluateError(f"{data}: the {split} split is empty; prepare with a test_fraction > 0")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    watts = watts_per_core or DEFAULT_WATTS_PER_CORE
+    try:
+        energy_meter = select_meter(meter, device=device, watts_per_core=watts)
+    except (MeterUnavailable, ValueError) as exc:
+        raise EvaluateError(str(exc)) from None
+    systems = load_systems(prepared, models, rules, device)
+    torch.manual_seed(seed)
+    started = time.time()
+
+    accuracy: dict[str, dict[str, ViewSummary]] = {s.name: {} for s in systems}
+    for view in ("input", "full"):
+        scored = {}
+        for system in systems:
+            log(f"charting {len(notes)} {split} notes ({VIEW_NAMES[view]}) with {system.name}")
+            scored[system.name] = score_view(system, notes, prepared.schema, view)
+        baseline = scored[systems[1].name] if len(models) > 1 else None
+        for i, system in enumerate(systems):
+            accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
+                                                         baseline if i == 0 else None)
+
+    learned = [s for s in systems if s.model is not None]
+    texts, ids = notes["input_text"], notes["id"]
+    token_counts = [len(x) for x in notes["input_input_ids"]]
+    log(f"measuring energy: {repeats} rounds of {window_seconds:g} s windows per model "
+        f"({energy_meter.provenance})")
+    energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
+    cost = {}
+    for system in learned:
+        log(f"FLOPs and peak memory of {system.name}")
+        cost[system.name] = Cost(**model_facts(system, token_counts), **vars(energy[system.name]),
+                                 peak_memory_mib=peak_memory_mib(system.path, texts, device))
+
+    scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
+    groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
+    groups += [(f"{n} (synthetic)", [long_note(texts, prepared.tokenizer, n)], [f"long-{n}"], n, True)
+               for n in long_tokens]
+    for label, group_texts, group_ids, mean_tokens, synthetic in groups:
+        log(f"length scaling: notes of {label} tokens")
+        measured = measure_energy(learned, group_texts, group_ids, energy_meter, scaling_repeats,
+                                  scaling_window_seconds)
+        for system in learned:
+            row = measured[system.name]
+            scaling[system.name].append(ScalingRow(
+                label, len(group_texts), mean_tokens, synthetic, row.seconds_per_chart.median,
+                row.j_per_chart.median, row.provenance))
+
+    report = Report(
+        chartlnn_report=1,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        seconds=round(time.time() - started, 1),
+        machine=machine(), versions=versions(), device=device,
+        settings=Settings(
+            split=split, resamples=resamples, seed=seed, repeats=repeats,
+            window_seconds=window_seconds, scaling_repeats=scaling_repeats,
+            scaling_window_seconds=scaling_window_seconds, long_tokens=list(long_tokens),
+            meter=energy_meter.provenance,
+            watts_per_core=watts if energy_meter.provenance.startswith("estimated") else None),
+        data=DataInfo(str(prepared.path), split, len(notes), prepared.card.get("recipe"),
+                      prepared.schema.name),
+        systems=[SystemInfo(s.name, s.path, "model" if s.model is not None else "rules",
+                            s.model.decoder.model["encoder"] if s.model is not None else "rules",
+                            _train_facts(s.path) if s.path else None) for s in systems],
+        baseline=systems[1].name if len(models) > 1 else None,
+        accuracy=accuracy, cost=cost, scaling=scaling,
+    )
+    write_report(report, out)
+    return report
+
+
+def _train_facts(model_dir: str) -> dict[str, Any]:
+    """How a model was trained, from its directory: data, budget, and the epochs and optimizer
+    steps it ran (from its training log)."""
+    import csv
+
+    import yaml
+
+    config = yaml.safe_load((Path(model_dir) / "config.yaml").read_text(encoding="utf-8"))
+    facts = {"data": config.get("data"), "max_epochs": config["train"].get("max_epochs"),
+             "max_minutes": config["train"].get("max_minutes")}
+    log_file = Path(model_dir) / "logs" / "metrics.csv"
+    if log_file.exists():
+        with log_file.open(newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if r.get("epoch") and r.get("step")]
+        if rows:
+            facts["epochs_run"] = max(int(r["epoch"]) for r in rows) + 1
+            facts["steps_run"] = max(int(r["step"]) for r in rows) + 1
+    return facts

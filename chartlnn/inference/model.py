@@ -1,0 +1,128 @@
+"""`chartlnn.load`: a trained model directory, ready to chart notes (safetensors, no unpickling).
+
+Charting is three steps, :meth:`ChartModel.encode` (tokenize), :meth:`ChartModel.tag` (one
+padded forward pass over many notes) and ``ChartModel.decoder.decode`` (tags → Chart);
+:meth:`ChartModel.chart_many` runs them over any number of notes, batched by length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+
+from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info
+from chartlnn.models.tagger import Tagger
+from chartlnn.errors import ChartlnnError
+from chartlnn.schema import Schema, load_schema
+from chartlnn.tokenize import encode, load_tokenizer
+
+MODEL_FILES = ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yaml")
+
+
+class ModelDirError(ChartlnnError, FileNotFoundError):
+    """A directory that is not a usable model directory; the message names it and the file."""
+
+
+@dataclass
+class ChartModel:
+    tagger: Tagger
+    tokenizer: Tokenizer
+    schema: Schema
+    config: dict[str, Any]
+    decoder: ChartDecoder
+    device: torch.device
+
+    def encode(self, text: str) -> Encoded:
+        ids, offsets = encode(self.tokenizer, text)
+        return Encoded(ids, offsets)
+
+    @torch.inference_mode()
+    def tag(self, notes: Sequence[Encoded]) -> list[Tagged]:
+        """Tags for a batch of encoded notes in one forward pass (batch notes of similar length:
+        padding costs compute). Empty notes get empty tags."""
+        lengths = [len(n.ids) for n in notes]
+        width = max(lengths, default=0)
+        if width == 0:
+            return [_empty() for _ in notes]
+        ids = torch.zeros(len(notes), width, dtype=torch.long)
+        for row, note in enumerate(notes):
+            ids[row, :len(note.ids)] = torch.tensor(note.ids)
+        mask = torch.arange(width) < torch.tensor(lengths).unsqueeze(1)  # (B, T)
+        out = self.tagger(ids.to(self.device), mask.to(self.device))
+        section_prob, section = out["section"].float().softmax(-1).max(-1)  # (B, T)
+        entity_prob, entity = out["entity"].float().softmax(-1).max(-1)
+        type_prob, note_type = out["note_type"].float().softmax(-1).max(-1)  # (B,)
+        columns = [t.cpu().numpy() for t in (section, section_prob, entity, entity_prob)]
+        return [Tagged(*(c[row, :n] for c in columns), int(note_type[row]), float(type_prob[row]))
+                if n else _empty() for row, n in enumerate(lengths)]
+
+    def chart_many(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None,
+                   phi: Sequence[dict[str, int] | None] | None = None, *,
+                   max_batch_tokens: int = 16384, max_batch_notes: int = 32) -> list[dict[str, Any]]:
+        """Charts of any number of notes (read as given: headers or not), in order: notes of
+        similar length are batched together (at most ``max_batch_notes`` notes and
+        ``max_batch_tokens`` padded tokens per forward pass) so padding costs little. ``phi``:
+        each note's residual-PHI counts, written into its chart."""
+        encoded = [self.encode(text) for text in texts]
+        note_ids = note_ids if note_ids is not None else [None] * len(texts)
+        phi = phi if phi is not None else [None] * len(texts)
+        charts: list[dict[str, Any] | None] = [None] * len(texts)
+        for batch in length_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_notes):
+            for i, tagged in zip(batch, self.tag([encoded[i] for i in batch])):
+                charts[i] = self.decoder.decode(texts[i], encoded[i], tagged, note_ids[i], phi[i])
+        return charts
+
+    def chart(self, text: str, note_id: str | None = None) -> dict[str, Any]:
+        """The Chart of one note."""
+        return self.chart_many([text], [note_id])[0]
+
+
+def length_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_notes: int
+                   ) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first, each within
+    ``max_batch_tokens`` padded tokens (a note longer than that gets a batch of its own)."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        batch = batches[-1] if batches else None
+        if batch and len(batch) < max_batch_notes and lengths[batch[0]] * (len(batch) + 1) <= max_batch_tokens:
+            batch.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _empty() -> Tagged:
+    none = np.zeros(0, dtype=np.int64)
+    return Tagged(none, none.astype(np.float32), none, none.astype(np.float32), 0, 0.0)
+
+
+def load(path: str | Path, device: str = "cpu") -> ChartModel:
+    """Load a model directory written by `chartlnn train`; a clear error when it is not one.
+
+    ``device``: "cpu", "cuda" (or "cuda:N"), or "auto" for the GPU when there is one.
+    """
+    path = Path(path)
+    missing = [name for name in MODEL_FILES if not (path / name).exists()]
+    if missing:
+        raise ModelDirError(f"{path}: not a model directory (missing {', '.join(missing)}); "
+                                "train one with `chartlnn train`")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    labels = config["labels"]
+    tagger = Tagger(config["vocab_size"], len(labels["section_tags"]), len(labels["entity_tags"]),
+                    len(labels["note_types"]), config["model"])
+    tagger.load_state_dict(load_file(str(path / "model.safetensors")))
+    tagger.eval().to(device)
+    schema = load_schema(path / "schema.yaml")
+    decoder = ChartDecoder(labels["section_tags"], labels["entity_tags"], labels["note_types"],
+                           units={name: e.unit for name, e in schema.entities.items()},
+                           model=model_info(path.name, config["model"]["kind"], schema.name))
+    return ChartModel(tagger, load_tokenizer(path), schema, config, decoder, torch.device(device))

@@ -1,0 +1,101 @@
+"""The LightningModules: the plain models of :mod:`chartlnn.models` with their loss, validation
+scores and optimizer. ``.net`` is the ``nn.Module`` a model directory stores (its state dict
+keys are the net's own, so inference loads them without Lightning)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from chartlnn.models.masked_lm import MaskedLM, mask_tokens
+from chartlnn.models.tagger import Tagger
+from chartlnn.tag_scores import field_f1
+from chartlnn.training.datamodule import PAD_TAG, batch_tag_names
+from chartlnn.training.optim import adamw_warmup_cosine
+
+
+class TaggerModule(L.LightningModule):
+    """Trains a :class:`Tagger`: cross-entropy on both BIO heads, plus the note type (weighted)."""
+
+    def __init__(self, vocab_size: int, section_tags: list[str], entity_tags: list[str],
+                 note_types: list[str], encoder: dict[str, Any], lr: float = 2e-3,
+                 weight_decay: float = 0.01, warmup_ratio: float = 0.05,
+                 note_type_weight: float = 0.2, budget_minutes: float | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
+        self._val_outputs: list[list[list[list[str]]]] = []
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(input_ids, mask)
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = self(batch["input_ids"], batch["mask"])
+        section = F.cross_entropy(out["section"].flatten(0, 1).float(), batch["section_tags"].flatten(),
+                                  ignore_index=PAD_TAG)
+        entity = F.cross_entropy(out["entity"].flatten(0, 1).float(), batch["entity_tags"].flatten(),
+                                 ignore_index=PAD_TAG)
+        loss = section + entity
+        if (batch["note_type"] >= 0).any():
+            loss = loss + self.hparams.note_type_weight * F.cross_entropy(
+                out["note_type"].float(), batch["note_type"], ignore_index=-1)
+        return loss, out
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        loss, out = self._loss(batch)
+        self.log("val/loss", loss, batch_size=batch["input_ids"].shape[0])
+        self._val_outputs.append(batch_tag_names(batch, out, self.hparams.section_tags,
+                                                 self.hparams.entity_tags))
+
+    def on_validation_epoch_end(self) -> None:
+        columns = [sum((o[i] for o in self._val_outputs), []) for i in range(4)]
+        self._val_outputs.clear()
+        for name, value in field_f1(*columns).items():
+            self.log(f"val/{name}", value, prog_bar=name == "field_f1")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return _optimizer(self)
+
+
+class MaskedLMModule(L.LightningModule):
+    """Trains a :class:`MaskedLM` on masked-token prediction (labels unused)."""
+
+    def __init__(self, vocab_size: int, encoder: dict[str, Any], lr: float = 2e-3,
+                 weight_decay: float = 0.01, warmup_ratio: float = 0.05, mask_rate: float = 0.15,
+                 budget_minutes: float | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = MaskedLM(vocab_size, encoder)
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids, targets = mask_tokens(batch["input_ids"], batch["mask"], self.hparams.vocab_size,
+                                   self.hparams.mask_rate)
+        logits = self.net(ids, batch["mask"])  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("train/mlm_loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.log("val/mlm_loss", self._loss(batch), prog_bar=True,
+                 batch_size=batch["input_ids"].shape[0])
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return _optimizer(self)
+
+
+def _optimizer(module: L.LightningModule) -> dict[str, Any]:
+    hp = module.hparams
+    budget = hp.budget_minutes * 60 if hp.budget_minutes else None
+    return adamw_warmup_cosine(module, hp.lr, hp.weight_decay, hp.warmup_ratio,
+                               int(module.trainer.estimated_stepping_batches), budget)

@@ -1,0 +1,265 @@
+"""`chartlnn.training.train`: fit a tagger with Lightning on a prepared dataset and write a model directory.
+
+Model directory::
+
+    model.safetensors   the weights (never a pickle)
+    config.yaml         the effective model and train config, label names, vocabulary size
+    tokenizer.json      the dataset's tokenizer
+    schema.yaml         the schema the labels follow
+    metrics.json        validation metrics of the selected checkpoint
+    checkpoints/        Lightning's last and best checkpoints (resume after an interruption)
+    logs/               CSV (and TensorBoard, if installed) training logs
+
+The selection rule is the same for every model: the checkpoint with the best validation
+``field_f1``; early stopping on it; a wall-clock budget (``max_minutes``) as a hard stop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+import yaml
+from torch import nn
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from safetensors.torch import load_file, save_file
+
+from chartlnn import __version__
+from chartlnn.config import ConfigError, config_path, load_config, shipped_names
+from chartlnn.errors import ChartlnnError
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.models import ENCODERS, build_encoder
+from chartlnn.training.datamodule import TaggingDataModule
+from chartlnn.training.modules import MaskedLMModule, TaggerModule
+
+MONITOR = "val/field_f1"
+
+
+@dataclass
+class TrainConfig:
+    """How a model is fitted; the defaults are ``configs/train/default.yaml``."""
+
+    KIND: ClassVar[str] = "train"
+    max_epochs: int
+    max_minutes: float | None
+    """Wall-clock budget; training stops when it is spent (None: no budget)."""
+    batch_size: int
+    max_train_tokens: int
+    """Longer training notes are cut to a random window of this many tokens."""
+    lr: float
+    weight_decay: float
+    warmup_ratio: float
+    gradient_clip: float
+    early_stopping_patience: int
+    """Epochs without a better validation field F1 before stopping."""
+    seed: int
+    accelerator: str
+    devices: int | str
+    num_nodes: int
+    strategy: str
+    precision: str | None
+    """None: bf16-mixed on a GPU, 32-bit on a CPU."""
+    num_workers: int
+    checkpoint_every_n_steps: int
+    """How often last.ckpt is refreshed within an epoch (what a resumed run starts from)."""
+
+
+class TrainError(ChartlnnError, ValueError):
+    """A training request that cannot run as asked; the message says why and what to do."""
+
+
+def model_config(name: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A model YAML (a shipped name such as ``liquid-small``, or a path) plus overrides, checked by
+    building it."""
+    path = config_path("model", name)
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such model config; shipped: {', '.join(shipped_names('model'))}") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: not valid YAML") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values")
+    config = {**loaded, **(overrides or {})}
+    kind = config.get("kind")
+    if kind not in ENCODERS:
+        raise ConfigError(f"{path}: kind must be one of {', '.join(ENCODERS)}, not {kind!r}")
+    try:
+        build_encoder(**config)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return config
+
+
+def train_config_path(name: str | Path) -> Path:
+    """``configs/train/NAME.yaml`` for a name, the path itself for a YAML path."""
+    return config_path("train", name)
+
+
+def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{"lr": ..., "model.d_model": ...}`` → (train overrides, model overrides)."""
+    train = {k: v for k, v in overrides.items() if not k.startswith("model.")}
+    model = {k[len("model."):]: v for k, v in overrides.items() if k.startswith("model.")}
+    return train, model
+
+
+def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-small",
+          config: TrainConfig | None = None, model_overrides: dict[str, Any] | None = None,
+          init: str | Path | None = None, overwrite: bool = False) -> dict[str, float]:
+    """Fit a tagger on ``data``, write the model directory ``out``, return its validation metrics.
+
+    ``init`` starts from a trained (or pretrained) model directory: its architecture is used and
+    its weights loaded; the dataset must have been prepared with its tokenizer. A run whose
+    ``out`` holds a last checkpoint but no model yet resumes from that checkpoint.
+    """
+    config = config or load_config(TrainConfig)
+    data, out = Path(data), Path(out)
+    _prepare_out(out, overwrite)
+    dataset = load_prepared(data)
+    if init is not None:
+        start = _read_model_dir(Path(init))
+        _check_same_tokenizer(Path(init), data)
+        encoder = start["config"]["model"]
+    else:
+        encoder = model_config(model, model_overrides)
+    features = dataset.splits["train"].features
+    _check_splits(dataset, data)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    tagger = TaggerModule(
+        vocab_size=dataset.tokenizer.get_vocab_size(),
+        section_tags=features["input_section_tags"].feature.names,
+        entity_tags=features["input_entity_tags"].feature.names,
+        note_types=features["note_type"].names, encoder=encoder, lr=config.lr,
+        weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+        budget_minutes=config.max_minutes)
+    if init is not None:
+        _load_weights(tagger.net, start["weights"], Path(init))
+    return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max")
+
+
+def pretrain(data: str | Path, out: str | Path, *, model: str | Path = "liquid-small",
+             config: TrainConfig | None = None, model_overrides: dict[str, Any] | None = None,
+             overwrite: bool = False) -> dict[str, float]:
+    """Masked-token pretraining of the embedding and encoder on a prepared dataset's notes (labels
+    unused); ``train --init out`` then fine-tunes from it. Returns the validation MLM loss."""
+    config = config or load_config(TrainConfig)
+    data, out = Path(data), Path(out)
+    _prepare_out(out, overwrite)
+    dataset = load_prepared(data)
+    _check_splits(dataset, data)
+    encoder = model_config(model, model_overrides)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    mlm = MaskedLMModule(vocab_size=dataset.tokenizer.get_vocab_size(), encoder=encoder, lr=config.lr,
+                   weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+                   budget_minutes=config.max_minutes)
+    return _fit_and_export(mlm, data, out, config, encoder, "val/mlm_loss", "min")
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if (out / "model.safetensors").exists() and not overwrite:
+        raise TrainError(f"{out}: already holds a trained model (use --overwrite to replace it)")
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+
+
+def _check_splits(dataset, data: Path) -> None:
+    if len(dataset.splits["train"]) == 0 or len(dataset.splits["validation"]) == 0:
+        raise TrainError(f"{data}: training needs notes in both the train and validation splits")
+
+
+def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: TrainConfig,
+                    encoder: dict[str, Any], monitor: str, mode: str) -> dict[str, float]:
+    """Fit (resuming from out/checkpoints/last.ckpt if a run was cut short), reload the best
+    checkpoint, measure it on validation, write the model directory."""
+    datamodule = TaggingDataModule(data, batch_size=config.batch_size,
+                                   max_train_tokens=config.max_train_tokens,
+                                   num_workers=config.num_workers, seed=config.seed)
+    trainer = _trainer(config, out, monitor, mode)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
+    results = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+    metrics = {k: float(v) for k, v in results[0].items()}
+    if trainer.is_global_zero:
+        _export(out, module, encoder, config, data, metrics)
+    return metrics
+
+
+def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str = "max") -> L.Trainer:
+    on_gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    precision = config.precision or ("bf16-mixed" if on_gpu else "32-true")
+    progress = RichProgressBar() if sys.stderr.isatty() else TQDMProgressBar(refresh_rate=50)
+    loggers = [CSVLogger(out / "logs", name="", version="")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401  (the logger needs it installed)
+
+        loggers.append(TensorBoardLogger(out / "logs", name="", version="tensorboard"))
+    except ImportError:
+        pass
+    return L.Trainer(
+        max_epochs=config.max_epochs,
+        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        strategy=config.strategy, precision=precision, gradient_clip_val=config.gradient_clip,
+        deterministic=False, use_distributed_sampler=False, logger=loggers, log_every_n_steps=10,
+        enable_model_summary=False,
+        callbacks=[
+            ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=monitor, mode=mode,
+                            save_top_k=1),
+            # A last.ckpt every few steps too, so a run killed mid-epoch loses minutes, not epochs.
+            ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True,
+                            every_n_train_steps=config.checkpoint_every_n_steps),
+            EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience),
+            progress,
+        ],
+    )
+
+
+def _export(out: Path, module: L.LightningModule, encoder: dict[str, Any], config: TrainConfig,
+            data: Path, metrics: dict[str, float]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in module.net.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"))
+    hp = module.hparams
+    effective = {"chartlnn_version": __version__, "model": encoder, "train": dataclasses.asdict(config),
+                 "vocab_size": hp.vocab_size, "data": str(data)}
+    if isinstance(module, TaggerModule):
+        effective["labels"] = {"section_tags": list(hp.section_tags), "entity_tags": list(hp.entity_tags),
+                               "note_types": list(hp.note_types)}
+    else:
+        effective["pretrained"] = "masked-token prediction; fine-tune with `chartlnn train --init`"
+    (out / "config.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
+    shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
+    shutil.copy(data / "schema.yaml", out / "schema.yaml")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+
+def _read_model_dir(path: Path) -> dict[str, Any]:
+    missing = [n for n in ("model.safetensors", "config.yaml", "tokenizer.json") if not (path / n).exists()]
+    if missing:
+        raise TrainError(f"{path}: not a model directory (missing {', '.join(missing)})")
+    return {"config": yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
+            "weights": load_file(str(path / "model.safetensors"))}
+
+
+def _check_same_tokenizer(model_dir: Path, data: Path) -> None:
+    if (model_dir / "tokenizer.json").read_bytes() != (data / "tokenizer.json").read_bytes():
+        raise TrainError(f"{data} was not prepared with {model_dir}'s tokenizer; prepare it again with "
+                         f"`chartlnn prepare ... --tokenizer {model_dir}`")
+
+
+def _load_weights(net: nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Load every weight whose name and shape match; heads of other label sets start fresh."""
+    own = net.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("encoder.") for k in usable):
+        raise TrainError(f"{source}: its weights do not fit this model (different architecture?)")
+    net.load_state_dict(usable, strict=False)

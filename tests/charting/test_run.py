@@ -1,0 +1,216 @@
+"""The batch charting job on tiny inputs: every input format, rejects, PHI modes, workers, FHIR,
+the manifest's refusal, and resume after `kill -9` (byte-identical outputs)."""
+
+import csv
+import gzip
+import json
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from chartlnn.charting.run import ChartRunError, chart
+from chartlnn.charting.worker import Charter
+from chartlnn.cli import app
+from chartlnn.schema import validate_chart
+from data_recipes import RecipeError, parquet_export, synthetic
+
+CHARTLNN = str(Path(sys.executable).with_name("chartlnn"))
+run = partial(chart, workers=0)
+"""In this process: a worker pool costs seconds to start; one test covers it."""
+PHI_NOTE = "CHIEF COMPLAINT: Cough.\nCall 555-123-4567 about the visit on 01/15/2020.\nPLAN: Rest."
+
+
+def _notes(n: int, seed: int = 3) -> list[dict]:
+    return [{"id": note.id, "text": note.text} for note in synthetic.read(n=n, seed=seed)]
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _inputs(folder: Path, rows: list[dict]) -> dict[str, Path]:
+    """The same notes as CSV, CSV.gz, JSONL, Parquet and a folder of .txt files."""
+    folder.mkdir()
+    with open(folder / "notes.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "notes.csv.gz").write_bytes(gzip.compress((folder / "notes.csv").read_bytes()))
+    _jsonl(folder / "notes.jsonl", rows)
+    pq.write_table(pa.Table.from_pylist(rows), folder / "notes.parquet")
+    texts = folder / "txt"
+    texts.mkdir()
+    for row in rows:
+        (texts / f"{row['id']}.txt").write_text(row["text"], encoding="utf-8")
+    return {name: folder / name for name in ("notes.csv", "notes.csv.gz", "notes.jsonl",
+                                             "notes.parquet", "txt")}
+
+
+def test_charting_reads_every_format_into_the_same_valid_charts(liquid_model, tmp_path):
+    rows = sorted(_notes(7), key=lambda row: row["id"])  # the .txt folder reads in name order
+    outputs = {}
+    for name, source in _inputs(tmp_path / "in", rows).items():
+        summary = run(liquid_model, source, tmp_path / name, shard_size=3, batch_size=2)
+        assert (summary.records, summary.charted, summary.rejected) == (7, 7, 0), name
+        assert summary.reconciled
+        charts = _lines(tmp_path / name / "charts.jsonl")
+        for one in charts:
+            validate_chart(one)
+        assert [c["note_id"] for c in charts] == [row["id"] for row in rows], name
+        assert not (tmp_path / name / "parts").exists()
+        outputs[name] = (tmp_path / name / "charts.jsonl").read_bytes()
+    assert len(set(outputs.values())) == 1  # the same notes chart the same in every format
+
+
+def test_charting_rejects_bad_notes_and_goes_on(liquid_model, tmp_path):
+    good = _notes(3)
+    limit = max(len(row["text"]) for row in good)
+    source = tmp_path / "notes.jsonl"
+    lines = [json.dumps(good[0]), json.dumps({"id": "empty", "text": "  \n"}), "{not json",
+             json.dumps({"id": "long", "text": "word " * limit}), json.dumps(good[1])]
+    source.write_bytes("\n".join(lines).encode() + b'\n{"id": "latin1", "text": "caf\xe9"}\n'
+                       + json.dumps(good[2]).encode() + b"\n")
+    summary = run(liquid_model, source, tmp_path / "out", options={"max_chars": limit})
+    assert (summary.records, summary.charted, summary.rejected) == (7, 3, 4)
+    charts = _lines(tmp_path / "out" / "charts.jsonl")
+    assert [c["note_id"] for c in charts] == [row["id"] for row in good]
+    rejects = _lines(tmp_path / "out" / "rejects.jsonl")
+    assert [(r["row"], r["note_id"]) for r in rejects] == [(2, "empty"), (3, None), (4, "long"),
+                                                           (6, "latin1")]
+    reasons = [r["reason"] for r in rejects]
+    assert reasons[0] == "empty note" and "not valid JSON" in reasons[1]
+    assert f"over the limit of {limit}" in reasons[2] and "not valid UTF-8" in reasons[3]
+    assert "word" not in (tmp_path / "out" / "rejects.jsonl").read_text()
+
+
+def test_charting_unusable_input_or_model_is_one_line_before_any_work(liquid_model, tmp_path):
+    source = _jsonl(tmp_path / "notes.jsonl", _notes(2))
+    cases = [
+        (["-m", str(liquid_model), "-i", str(tmp_path / "missing.jsonl")],
+         "missing.jsonl: input not found"),
+        (["-m", str(tmp_path), "-i", str(source)], "not a model directory"),
+        (["-m", str(liquid_model), "-i", str(tmp_path / "notes.docx")], "cannot tell the format"),
+        (["-m", str(liquid_model), "-i", str(source), "-O", "colour=red"], "has no option colour"),
+        (["-m", str(liquid_model), "-i", str(source), "--phi", "keep"], "phi must be one of"),
+    ]
+    for args, message in cases:
+        out = tmp_path / "out"
+        result = CliRunner().invoke(app, ["chart", *args, "-o", str(out)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output and len(result.output.strip().splitlines()) == 1
+        assert not out.exists()
+
+
+def test_charting_counts_that_do_not_reconcile_fail_the_command(liquid_model, tmp_path,
+                                                               monkeypatch):
+    source = _jsonl(tmp_path / "notes.jsonl", _notes(3))
+    charter = Charter.__call__
+    monkeypatch.setattr(Charter, "__call__", lambda self, notes: charter(self, notes)[1:])
+    result = CliRunner().invoke(app, ["chart", "-m", str(liquid_model), "-i", str(source),
+                                      "-o", str(tmp_path / "out"), "--workers", "0"])
+    assert result.exit_code == 1
+    assert "3 notes in but 2 charted + 0 rejected: the counts do not reconcile" in result.output
+
+
+def test_charting_phi_mask_flag_and_reject(liquid_model, tmp_path):
+    source = _jsonl(tmp_path / "notes.jsonl", [{"id": "p1", "text": PHI_NOTE}])
+    for mode in ("mask", "flag", "reject"):
+        summary = run(liquid_model, source, tmp_path / mode, phi=mode)
+        charts = (tmp_path / mode / "charts.jsonl").read_text(encoding="utf-8")
+        rejects = (tmp_path / mode / "rejects.jsonl").read_text(encoding="utf-8")
+        assert "555-123-4567" not in rejects and "01/15/2020" not in rejects
+        if mode == "reject":
+            assert (summary.charted, summary.rejected) == (0, 1)
+            assert "residual PHI found (PHONE, DATE)" in json.loads(rejects)["reason"]
+        else:
+            assert (summary.charted, summary.rejected) == (1, 0)
+            assert json.loads(charts)["phi"] == {"PHONE": 1, "DATE": 1}
+    masked = json.loads((tmp_path / "mask" / "charts.jsonl").read_text(encoding="utf-8"))
+    assert all("555" not in span["text"] for spans in masked["sections"].values() for span in spans)
+
+
+def test_charting_refuses_to_mix_runs_and_overwrite_starts_over(liquid_model, tmp_path):
+    first = _jsonl(tmp_path / "a.jsonl", _notes(2))
+    other = _jsonl(tmp_path / "b.jsonl", _notes(3))
+    out = tmp_path / "out"
+    run(liquid_model, first, out)
+    with pytest.raises(ChartRunError, match="different input"):
+        run(liquid_model, other, out)
+    with pytest.raises(ChartRunError, match="different --phi"):
+        run(liquid_model, first, out, phi="flag")
+    assert run(liquid_model, other, out, overwrite=True).charted == 3
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("x")
+    with pytest.raises(ChartRunError, match="holds other files"):
+        run(liquid_model, first, tmp_path / "mine", overwrite=True)
+
+
+def test_charting_workers_make_the_same_charts_and_fhir_bundles(liquid_model, tmp_path):
+    rows = _notes(10)
+    source = _jsonl(tmp_path / "notes.jsonl", rows)
+    run(liquid_model, source, tmp_path / "here", shard_size=4, batch_size=2, fmt="fhir")
+    run(liquid_model, source, tmp_path / "pool", shard_size=4, batch_size=2, fmt="fhir", workers=2)
+    for name in ("charts.jsonl", "rejects.jsonl", "bundles.ndjson"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    bundles = _lines(tmp_path / "here" / "bundles.ndjson")
+    assert len(bundles) == 10 and {b["resourceType"] for b in bundles} == {"Bundle"}
+    text = (tmp_path / "here" / "bundles.ndjson").read_text(encoding="utf-8")
+    assert all(row["text"][:60] not in text for row in rows)  # the note text stays out
+
+
+def test_charting_parquet_reader_binary_text_and_missing_column(tmp_path):
+    path = tmp_path / "notes.parquet"
+    pq.write_table(pa.table({"key": ["a", "b", "c"], "body": [b"Cough.", b"caf\xe9", b""]}), path)
+    records = list(parquet_export.read(path, id_column="key", text_column="body"))
+    assert records[0].id == "a" and records[0].text == "Cough."
+    assert [(r.row, r.reason) for r in records[1:]] == [(2, "text is not valid UTF-8"),
+                                                         (3, "empty note")]
+    with pytest.raises(RecipeError, match=r"notes.parquet: missing column\(s\) id, text"):
+        list(parquet_export.read(path))
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(RecipeError, match="bad.parquet: not a readable Parquet file"):
+        list(parquet_export.read(tmp_path / "bad.parquet"))
+
+
+def test_charting_resumes_after_kill_9_with_identical_outputs(liquid_model, tmp_path):
+    source = tmp_path / "notes.jsonl"
+    rows = [json.dumps(row) for row in _notes(30)]
+    source.write_text("\n".join(rows[:15] + ["{broken"] + rows[15:]) + "\n", encoding="utf-8")
+    reference = tmp_path / "reference"
+    run(liquid_model, source, reference, shard_size=2)
+    out = tmp_path / "out"
+    command = [CHARTLNN, "chart", "-m", str(liquid_model), "-i", str(source), "-o", str(out),
+               "--shard-size", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while (process.poll() is None and time.time() < deadline
+           and not any(p.name.isdigit() for p in (out / "parts").glob("*"))):
+        time.sleep(0.01)
+    workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "summary.json").exists(), "the run ended before it could be killed"
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "30 charted, 1 rejected" in resumed.stderr and "from an earlier run" in resumed.stderr
+    finished = {name: (out / name).read_bytes() for name in ("charts.jsonl", "rejects.jsonl")}
+    assert finished == {name: (reference / name).read_bytes() for name in finished}
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already finished: 31 notes in" in again.stderr
+    assert finished == {name: (out / name).read_bytes() for name in finished}

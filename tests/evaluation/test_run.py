@@ -1,0 +1,83 @@
+"""`chartlnn evaluate` end to end on tiny synthetic data, and its refusals before any work."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from chartlnn.evaluation.run import EvaluateError, evaluate, length_buckets, long_note
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.preparing.builder import prepare
+from chartlnn.training.train import train
+from conftest import FAST, TINY, prepare_config
+
+QUICK = dict(repeats=1, window_seconds=0.05, scaling_repeats=1, scaling_window_seconds=0.01,
+             long_tokens=(300,), resamples=50)
+
+
+@pytest.fixture(scope="module")
+def transformer_model(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "transformer"
+    train(dataset, out, model="transformer-small", config=FAST, model_overrides=TINY["transformer"])
+    return out
+
+
+def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, tmp_path):
+    out = tmp_path / "report"
+    report = evaluate(dataset, [liquid_model, transformer_model], out, **QUICK)
+    test_notes = len(load_prepared(dataset).splits["test"])
+    assert [s.name for s in report.systems] == ["liquid", "transformer", "rules"]
+    for name in ("liquid", "transformer", "rules"):
+        for view in ("input", "full"):
+            scores = report.accuracy[name][view]
+            assert scores.notes + sum(scores.skipped.values()) == test_notes
+            low, high = scores.headline["entity_value"]["ci95"]
+            assert 0 <= low <= scores.headline["entity_value"]["f1"] <= high <= 1
+    assert "difference_ci95" in report.accuracy["liquid"]["input"].headline["section_token"]
+    for name in ("liquid", "transformer"):
+        cost = report.cost[name]
+        assert cost.provenance in ("measured:nvml", "measured:rapl", "estimated:cpu-time")
+        assert cost.j_per_chart.median > 0 and cost.flops_per_chart["total"] > 0
+        last = report.scaling[name][-1]
+        assert last.synthetic and last.mean_tokens == 300
+    assert report.cost["transformer"].params > report.cost["liquid"].params
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(asdict(report)))
+    markdown = (out / "report.md").read_text()
+    assert "## Accuracy, headerless (the real task)" in markdown and "| rules |" in markdown
+    for plot in ("f1_vs_energy", "time_vs_length", "per_field_f1"):
+        assert (out / "plots" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(EvaluateError, match="already there"):
+        evaluate(dataset, [liquid_model], out, **QUICK)
+
+
+def test_comparison_refuses_a_model_with_another_tokenizer(liquid_model, tmp_path):
+    other = tmp_path / "other"
+    prepare("synthetic", None, other, options={"n": 20, "seed": 3}, show_progress=False,
+            config=prepare_config(vocab_size=200, validation_fraction=0.2, test_fraction=0.2))
+    with pytest.raises(EvaluateError, match="tokenizer differs"):
+        evaluate(other, [liquid_model], tmp_path / "r", **QUICK)
+    assert not (tmp_path / "r").exists()
+
+
+def test_comparison_refuses_missing_baseline_and_empty_split(dataset, liquid_model, tmp_path):
+    with pytest.raises(EvaluateError, match="not a model directory"):
+        evaluate(dataset, [liquid_model, tmp_path / "missing"], tmp_path / "r", **QUICK)
+    with pytest.raises(EvaluateError, match="no split 'holdout'"):
+        evaluate(dataset, [liquid_model], tmp_path / "r", split="holdout", **QUICK)
+    empty = tmp_path / "empty"
+    prepare("synthetic", None, empty, options={"n": 10, "seed": 3}, tokenizer_from=liquid_model,
+            show_progress=False, config=prepare_config(validation_fraction=0.2, test_fraction=0.0))
+    with pytest.raises(EvaluateError, match="test split is empty"):
+        evaluate(empty, [liquid_model], tmp_path / "r", **QUICK)
+
+
+def test_comparison_length_buckets_and_long_notes(dataset):
+    data = load_prepared(dataset)
+    notes = data.splits["train"]
+    counts = [len(ids) for ids in notes["input_input_ids"]]
+    buckets = length_buckets(notes["input_text"], notes["id"], counts)
+    assert sum(len(texts) for _, texts, _, _ in buckets) == len(counts)
+    from chartlnn.tokenize import encode
+
+    text = long_note(notes["input_text"], data.tokenizer, 1000)
+    assert len(encode(data.tokenizer, text)[0]) == 1000

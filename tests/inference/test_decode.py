@@ -1,0 +1,102 @@
+"""Tags → spans → Chart: offsets on the original text, normalized values, linking, confidences."""
+
+import numpy as np
+import pytest
+
+from chartlnn.inference.decode import ChartDecoder, Encoded, FieldSpan, Tagged, build_chart, model_info
+from chartlnn.schema import ChartInvalid, validate_chart
+from chartlnn.tokenize import bio_labels
+
+UNITS = {"age": "years", "temperature": "Cel", "medication": None, "medication_dose": None,
+         "medication_route": None, "medication_frequency": None, "allergen": None}
+MODEL = model_info("tiny", "liquid", "default")
+
+
+def _chart(text, sections=(), entities=()):
+    return build_chart(text, sections, entities, units=UNITS, model=MODEL, note_id="n1")
+
+
+def test_decode_offsets_index_the_text_with_unicode_before_the_spans():
+    text = "Café 😀 visit. 45-year-old with T 101.3 F."
+    start = text.index("45-year-old")
+    temp = text.index("101.3 F")
+    chart = _chart(text, entities=[FieldSpan(start, start + 11, "age", 0.9),
+                                   FieldSpan(temp, temp + 7, "temperature", 0.8)])
+    age = chart["entities"]["age"][0]
+    assert text[age["start"]:age["end"]] == "45-year-old" == age["text"]
+    assert age["value"] == 45.0 and age["unit"] == "years"
+    assert chart["entities"]["temperature"][0]["value"] == 38.5  # (101.3 - 32) * 5 / 9
+    validate_chart(chart)
+
+
+def test_decode_links_medication_parts_on_the_same_line_only():
+    text = "Lisinopril 10 mg p.o. daily\n20 mg\nAspirin"
+    spans = [FieldSpan(0, 10, "medication"), FieldSpan(11, 16, "medication_dose"),
+             FieldSpan(17, 21, "medication_route"), FieldSpan(22, 27, "medication_frequency"),
+             FieldSpan(28, 33, "medication_dose"), FieldSpan(34, 41, "medication")]
+    chart = _chart(text, entities=spans)
+    first, second = chart["medications"]
+    assert first == {"name": "lisinopril", "dose": {"amount": 10.0, "unit": "mg"}, "route": "oral",
+                     "frequency": "once daily", "start": 0, "end": 27, "confidence": None}
+    assert second["name"] == "aspirin" and second["dose"] is None
+    assert len(chart["entities"]["medication_dose"]) == 2  # the stray dose stays an entity mention
+    validate_chart(chart)
+
+
+def test_decode_sections_keep_text_and_order():
+    text = "chest pain\nstarted today"
+    chart = _chart(text, sections=[FieldSpan(11, 24, "history_of_present_illness", 0.7),
+                                   FieldSpan(0, 10, "chief_complaint", 0.91234)])
+    assert list(chart["sections"]) == ["chief_complaint", "history_of_present_illness"]
+    assert chart["sections"]["chief_complaint"][0] == {"start": 0, "end": 10, "text": "chest pain",
+                                                       "confidence": 0.9123}
+
+
+def test_decode_confidence_is_the_mean_tag_probability_of_the_span():
+    sections, entities = bio_labels(["plan"]), bio_labels(["age", "allergen"])
+    decoder = ChartDecoder(sections, entities, ["a", "b"], UNITS, MODEL)
+    text = "aged 45 yrs NKDA"
+    encoded = Encoded([5, 6, 7, 8], [(0, 4), (5, 7), (8, 11), (12, 16)])
+    tagged = Tagged(section=np.array([0, 0, 0, 0]), section_prob=np.full(4, 0.9, dtype=np.float32),
+                    entity=np.array([0, 1, 2, 3]),
+                    entity_prob=np.array([0.99, 0.9, 0.7, 0.5], dtype=np.float32),
+                    note_type=1, note_type_prob=0.75)
+    chart = decoder.decode(text, encoded, tagged, note_id="x")
+    (age,) = chart["entities"]["age"]
+    assert (age["text"], age["value"], age["confidence"]) == ("45 yrs", 45.0, pytest.approx(0.8))
+    assert chart["entities"]["allergen"][0]["value"] == "no known allergies"
+    assert chart["note_type"] == {"value": "b", "confidence": 0.75}
+    assert chart["sections"] == {}
+    validate_chart(chart)
+
+
+def test_decode_empty_note_gives_an_empty_valid_chart():
+    decoder = ChartDecoder(["O"], ["O"], ["a", "b"], UNITS, MODEL)
+    empty = np.zeros(0, dtype=np.int64)
+    chart = decoder.decode("", Encoded([], []), Tagged(empty, empty, empty, empty, 0, 0.0))
+    assert chart["note_type"] is None and chart["entities"] == {} and chart["medications"] == []
+    validate_chart(chart)
+
+
+def test_decode_unknown_field_value_is_its_text():
+    chart = build_chart("smoker: yes ", [], [FieldSpan(8, 12, "smoking")], units={}, model=MODEL)
+    assert chart["entities"]["smoking"][0]["value"] == "yes"
+
+
+def test_decode_invalid_chart_error_names_the_path_not_the_text():
+    chart = _chart("secret words here", sections=[FieldSpan(0, 6, "plan", 0.5)])
+    chart["sections"]["plan"][0]["confidence"] = "secret"
+    with pytest.raises(ChartInvalid) as error:
+        validate_chart(chart)
+    assert "sections/plan/0/confidence" in str(error.value) and "secret" not in str(error.value)
+
+
+def test_decode_whole_words_widens_spans_cut_inside_a_word():
+    from chartlnn.inference.decode import whole_words
+
+    text = "29-year-old on Lortab, BP 120/80, Tylenol"
+    spans = [FieldSpan(2, 11, "age"), FieldSpan(16, 21, "medication"),
+             FieldSpan(26, 29, "bp_systolic"), FieldSpan(30, 32, "bp_diastolic"),
+             FieldSpan(34, 38, "medication"), FieldSpan(38, 41, "medication")]
+    widened = whole_words(text, spans)
+    assert [text[s.start:s.end] for s in widened] == ["29-year-old", "Lortab", "120", "80", "Tyle", "nol"]

@@ -1,0 +1,178 @@
+import csv
+import json
+
+import pytest
+
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.preparing.builder import NothingUsable, PhiFound, prepare
+from chartlnn.tokenize import tags_to_spans
+
+from conftest import prepare_config
+
+SECRET = "Zebulon"
+
+
+def _write_csv(path, rows):
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "patient_id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _word(i):
+    """A made-up word of letters only (digits would split it into several tokens)."""
+    return "qx" + "".join("abcdefghij"[int(d)] for d in str(i)) + "word"
+
+
+def _notes(n):
+    """Notes each carrying a made-up word of their own three times (so it could enter the vocab)."""
+    return [{"id": f"n{i}", "patient_id": f"p{i % (n // 2)}",
+             "text": (f"CHIEF COMPLAINT: Cough {_word(i)} {_word(i)} {_word(i)}.\n"
+                      f"HISTORY OF PRESENT ILLNESS: A {40 + i}-year-old woman with BP 12{i % 10}/8{i % 10}.\n"
+                      f"MEDICATIONS: Aspirin 81 mg p.o. daily.\nALLERGIES: NKDA.\nPLAN: Rest.")}
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    prepare("synthetic", None, out, options={"n": 60, "seed": 3}, show_progress=False,
+            config=prepare_config(vocab_size=400, validation_fraction=0.15, test_fraction=0.15))
+    return out
+
+
+def test_dataset_builder_synthetic_writes_a_complete_dataset(synthetic_dir):
+    data = load_prepared(synthetic_dir)
+    counts = data.card["counts"]
+    assert counts["records_in"] == 60 and counts["reconciles"]
+    assert sum(len(data.splits[s]) for s in data.splits) == counts["notes_kept"]
+    assert all(len(data.splits[s]) > 0 for s in ("train", "validation", "test"))
+    assert (synthetic_dir / "data_card.md").read_text().startswith("# Data card — synthetic")
+    assert data.tokenizer.get_vocab_size() <= 400
+
+
+def test_dataset_builder_both_views_carry_the_same_span_texts(synthetic_dir):
+    data = load_prepared(synthetic_dir)
+    for example in data.splits["train"]:
+        full = [(example["text"][s["start"]:s["end"]], s["label"]) for s in example["full_spans"]]
+        headerless = [(example["input_text"][s["start"]:s["end"]], s["label"])
+                      for s in example["input_spans"]]
+        assert full == headerless
+        assert len(example["input_text"]) <= len(example["text"])
+
+
+def test_dataset_builder_tags_decode_back_to_the_spans(synthetic_dir):
+    data = load_prepared(synthetic_dir)
+    names = data.splits["train"].features["input_section_tags"].feature.names
+    off = data.card["alignment"]["spans_off_token_boundaries"]
+    assert off == 0
+    for example in data.splits["train"]:
+        tags = [names[t] for t in example["input_section_tags"]]
+        assert len(tags) == len(example["input_input_ids"]) == len(example["input_offsets"])
+        decoded = tags_to_spans([tuple(o) for o in example["input_offsets"]], tags)
+        sections = [(s["start"], s["end"], s["label"]) for s in example["input_spans"]
+                    if s["label"] in data.schema.sections]
+        assert decoded == sections
+
+
+def test_dataset_builder_tokenizer_sees_the_train_split_only(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(40))
+    out = tmp_path / "out"
+    prepare("csv", source, out, config=prepare_config(vocab_size=2000, min_frequency=2),
+            show_progress=False)
+    data = load_prepared(out)
+    vocab = data.tokenizer.get_vocab()
+    for split in ("train", "validation", "test"):
+        for note_id in data.splits[split]["id"]:
+            assert (_word(int(note_id[1:])) in vocab) == (split == "train")
+
+
+def test_dataset_builder_patients_stay_in_one_split(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(40))
+    prepare("csv", source, tmp_path / "out", show_progress=False)
+    data = load_prepared(tmp_path / "out")
+    split_of = {}
+    for split in data.splits:
+        for patient in data.splits[split]["patient_id"]:
+            assert split_of.setdefault(patient, split) == split
+
+
+def test_dataset_builder_rejects_duplicates_and_bad_notes_and_reconciles(tmp_path):
+    rows = _notes(6)
+    rows.append({"id": "copy", "patient_id": "", "text": rows[0]["text"].upper()})
+    rows.append({"id": "n1", "patient_id": "", "text": "A different note with a reused id."})
+    rows.append({"id": "empty", "patient_id": "", "text": "  "})
+    source = tmp_path / "notes.csv"
+    _write_csv(source, rows)
+    card = prepare("csv", source, tmp_path / "out", show_progress=False)
+    assert card["counts"] == {"records_in": 9, "notes_kept": 6, "records_rejected": 3,
+                              "reconciles": True}
+    reasons = [json.loads(line)["reason"] for line in (tmp_path / "out" / "rejects.jsonl").open()]
+    assert reasons == ["duplicate of note n0 (same normalized text)",
+                       "duplicate note id (the first note with it is kept)", "empty note"]
+
+
+def test_dataset_builder_masks_residual_phi_and_counts_it(tmp_path):
+    rows = _notes(4)
+    rows[0]["text"] += " Call 555-123-4567 or mail pat@example.org."
+    source = tmp_path / "notes.csv"
+    _write_csv(source, rows)
+    card = prepare("csv", source, tmp_path / "out", show_progress=False)
+    assert card["phi"]["notes_with_phi"] == 1
+    assert card["phi"]["masked_by_kind"] == {"PHONE": 1, "EMAIL": 1}
+    data = load_prepared(tmp_path / "out")
+    texts = [t for split in data.splits.values() for t in split["text"]]
+    assert not any("555-123-4567" in t or "example.org" in t for t in texts)
+    assert any("[PHONE]" in t and "[EMAIL]" in t for t in texts)
+
+
+def test_dataset_builder_phi_fail_lists_note_ids_not_text(tmp_path):
+    rows = _notes(4)
+    rows[2]["text"] += " SSN 123-45-6789."
+    source = tmp_path / "notes.csv"
+    _write_csv(source, rows)
+    with pytest.raises(PhiFound) as err:
+        prepare("csv", source, tmp_path / "out", config=prepare_config(phi="fail"), show_progress=False)
+    assert "n2" in str(err.value) and "123-45-6789" not in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dataset_builder_nothing_usable_is_an_error(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, [{"id": "a", "patient_id": "", "text": ""}])
+    with pytest.raises(NothingUsable, match="no usable notes \\(1 rejected: empty note\\)"):
+        prepare("csv", source, tmp_path / "out", show_progress=False)
+
+
+def test_dataset_builder_reuses_a_model_tokenizer_and_schema(synthetic_dir, tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(10))
+    prepare("csv", source, tmp_path / "out", tokenizer_from=synthetic_dir, show_progress=False)
+    assert (tmp_path / "out" / "tokenizer.json").read_text() == \
+        (synthetic_dir / "tokenizer.json").read_text()
+    assert (tmp_path / "out" / "schema.yaml").read_text() == (synthetic_dir / "schema.yaml").read_text()
+
+
+def test_dataset_builder_never_logs_or_prints_note_text(tmp_path, capsys, caplog):
+    rows = _notes(6)
+    rows[1]["text"] += f" {SECRET} 555-123-4567"
+    rows.append({"id": "bad", "patient_id": "", "text": f"{SECRET} " * 100})
+    source = tmp_path / "notes.csv"
+    _write_csv(source, rows)
+    caplog.set_level("DEBUG")
+    prepare("csv", source, tmp_path / "out", options={"max_chars": 400}, show_progress=True)
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err + caplog.text
+    assert SECRET not in (tmp_path / "out" / "rejects.jsonl").read_text()
+    assert SECRET not in (tmp_path / "out" / "data_card.md").read_text()
+
+
+def test_dataset_builder_mtsamples_end_to_end(mtsamples_path, tmp_path):
+    card = prepare("mtsamples", mtsamples_path, tmp_path / "out", show_progress=False)
+    assert card["counts"]["reconciles"] and card["counts"]["records_in"] == 4999
+    assert card["counts"]["notes_kept"] >= 2300
+    for name in card["labels"]:
+        if name in ("chief_complaint", "medications", "allergies", "physical_exam", "plan"):
+            assert card["labels"][name]["notes_total"] >= 30

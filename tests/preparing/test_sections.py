@@ -1,0 +1,90 @@
+import pytest
+
+from chartlnn.preparing.sections import SectionLabeler
+
+
+@pytest.fixture(scope="module")
+def labeler(schema):
+    return SectionLabeler(schema)
+
+
+def _sections(labeler, text):
+    spans, _ = labeler.label(text)
+    return [(s.label, text[s.start:s.end], s.source) for s in spans]
+
+
+def test_sections_from_upper_case_headers_without_header_words(labeler):
+    text = ("CHIEF COMPLAINT: Chest pain.\n"
+            "HISTORY OF PRESENT ILLNESS:  Pain for 2 days.\nWorse on exertion.\n"
+            "CURRENT MEDICATIONS:\nAspirin 81 mg daily.\n")
+    assert _sections(labeler, text) == [
+        ("chief_complaint", "Chest pain.", "silver:header"),
+        ("history_of_present_illness", "Pain for 2 days.\nWorse on exertion.", "silver:header"),
+        ("medications", "Aspirin 81 mg daily.", "silver:header"),
+    ]
+
+
+def test_sections_body_system_subheaders_stay_inside_the_exam(labeler):
+    text = ("PHYSICAL EXAMINATION:\nHEENT: Normal.\nNECK: Supple.\nLUNGS: Clear.\n"
+            "ODD FINDING: none.\nIMPRESSION: Viral illness.")
+    assert _sections(labeler, text) == [
+        ("physical_exam", "HEENT: Normal.\nNECK: Supple.\nLUNGS: Clear.\nODD FINDING: none.",
+         "silver:header"),
+        ("assessment", "Viral illness.", "silver:header"),
+    ]
+
+
+def test_sections_other_and_unknown_headers_close_a_section(labeler):
+    text = ("PREOPERATIVE DIAGNOSIS: Appendicitis.\nANESTHESIA: General.\n"
+            "PROCEDURE: Appendectomy.\nSOMETHING NEW: text.\nPLAN: Home.")
+    spans, headers = labeler.label(text)
+    assert [(s.label, text[s.start:s.end]) for s in spans] == [
+        ("assessment", "Appendicitis."), ("procedure", "Appendectomy."), ("plan", "Home.")]
+    assert [h.kind for h in headers] == ["section", "other", "section", "unknown", "section"]
+    assert all(h.removable for h in headers)
+
+
+def test_sections_known_headers_in_title_case_and_plural_suffix(labeler):
+    text = "Chief complaint: cough\nPostoperative diagnosis(es): Same.\nMeds: none"
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("chief_complaint", "cough"), ("assessment", "Same."), ("medications", "none")]
+
+
+def test_sections_run_in_headers_after_a_sentence(labeler):
+    text = "Seen today. ALLERGIES: NKDA. SOCIAL HISTORY: Nonsmoker."
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("allergies", "NKDA."), ("social_history", "Nonsmoker.")]
+
+
+def test_sections_ignore_times_ratios_and_lower_case_colons(labeler):
+    text = "Seen at 10:30 today. Ratio 1:100,000 used. Note: the patient is well."
+    spans, headers = labeler.label(text)
+    assert spans == [] and headers == []
+
+
+def test_sections_empty_section_gives_no_span(labeler):
+    assert _sections(labeler, "ALLERGIES:\nPLAN: Rest.") == [("plan", "Rest.", "silver:header")]
+
+
+def test_sections_unicode_offsets(labeler):
+    text = "Café visit — naïve.\nPLAN: Réassurance."
+    ((label, body, _),) = _sections(labeler, text)
+    assert (label, body) == ("plan", "Réassurance.")
+
+
+def test_sections_known_header_alone_on_its_line_without_colon(labeler):
+    text = "ALLERGIES: Sulfa.\nCURRENT MEDICATIONS\nLisinopril 10 mg daily.\nMEDICATIONS,: none"
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("allergies", "Sulfa."), ("medications", "Lisinopril 10 mg daily."), ("medications", "none")]
+
+
+def test_sections_vitals_continue_as_exam_at_the_first_body_system(labeler):
+    text = ("PHYSICAL EXAMINATION:\nVITAL SIGNS: BP 120/80.\nPulse: 70.\nHEENT: Normal.\n"
+            "LUNGS: Clear.\nPLAN: Home.")
+    spans, headers = labeler.label(text)
+    assert [(s.label, text[s.start:s.end]) for s in spans] == [
+        ("vital_signs", "BP 120/80.\nPulse: 70."),
+        ("physical_exam", "HEENT: Normal.\nLUNGS: Clear."),
+        ("plan", "Home.")]
+    continued = [h for h in headers if h.kind == "section" and not h.removable]
+    assert len(continued) == 1 and text[continued[0].start:continued[0].end] == "HEENT:"

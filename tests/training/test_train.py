@@ -1,0 +1,150 @@
+"""Training end to end on tiny synthetic data: every model kind, export/reload, fine-tuning,
+resume after a kill, and two-process DDP on the CPU."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from chartlnn.config import ConfigError, load_config
+from chartlnn.preparing.builder import prepare
+from chartlnn.inference.model import load
+from chartlnn.models.tagger import Tagger
+from chartlnn.config import shipped_config
+from chartlnn.schema import validate_chart
+from chartlnn.training.train import (TrainConfig, TrainError, _load_weights, model_config, pretrain, train,
+                            train_config_path)
+from conftest import FAST, TINY, prepare_config
+
+SHIPPED = {"liquid": "liquid-small", "cfc": "cfc-small", "transformer": "transformer-small"}
+CHARTLNN = str(Path(sys.executable).with_name("chartlnn"))
+
+
+@pytest.mark.parametrize("name", sorted(shipped_config("model").parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_train_every_shipped_model_config_builds(name):
+    config = model_config(name.stem)
+    tagger = Tagger(vocab_size=100, n_section_tags=3, n_entity_tags=1, n_note_types=2, encoder=config)
+    out = tagger(torch.randint(1, 100, (2, 7)), torch.ones(2, 7, dtype=torch.bool))
+    assert out["section"].shape == (2, 7, 3) and out["note_type"].shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", sorted(shipped_config("train").parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_train_every_shipped_train_config_loads(name):
+    assert isinstance(load_config(TrainConfig, train_config_path(name.stem)), TrainConfig)
+
+
+def test_train_bad_model_config_names_the_problem():
+    with pytest.raises(ConfigError, match="no model config 'huge'; shipped: cfc-small, liquid-small"):
+        model_config("huge")
+    with pytest.raises(ConfigError, match="colour"):
+        model_config("liquid-small", {"colour": "blue"})
+
+
+@pytest.mark.parametrize("kind", ["cfc", "transformer"])
+def test_train_other_kinds_end_to_end(kind, dataset, tmp_path):
+    metrics = train(dataset, tmp_path / kind, model=SHIPPED[kind], config=FAST,
+                    model_overrides=TINY[kind])
+    assert 0.0 <= metrics["val/field_f1"] <= 1.0
+    assert load(tmp_path / kind).config["model"]["kind"] == kind
+
+
+def test_train_writes_a_loadable_model_directory(liquid_model):
+    for name in ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yaml", "metrics.json"):
+        assert (liquid_model / name).exists(), name
+    config = yaml.safe_load((liquid_model / "config.yaml").read_text())
+    assert config["model"]["d_model"] == 16 and config["train"]["max_epochs"] == 2
+    model = load(liquid_model)
+    weights = load_file(str(liquid_model / "model.safetensors"))
+    assert all(torch.equal(model.tagger.state_dict()[k], v) for k, v in weights.items())
+    chart = model.chart("Pt is a 45 y/o male. BP 120/80. Takes aspirin 81 mg daily.", note_id="n")
+    validate_chart(chart)
+    assert chart["note_id"] == "n" and chart["model"]["encoder"] == "liquid"
+
+
+def test_train_is_reproducible_with_a_seed(dataset, tmp_path):
+    first = train(dataset, tmp_path / "a", config=FAST, model_overrides=TINY["liquid"])
+    second = train(dataset, tmp_path / "b", config=FAST, model_overrides=TINY["liquid"])
+    assert first == second
+    weights = [load_file(str(tmp_path / run / "model.safetensors")) for run in ("a", "b")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_train_refuses_to_overwrite_a_model(dataset, liquid_model):
+    with pytest.raises(TrainError, match="--overwrite"):
+        train(dataset, liquid_model, config=FAST, model_overrides=TINY["liquid"])
+
+
+def test_train_fine_tunes_from_a_model_with_its_tokenizer(liquid_model, tmp_path):
+    new_data = tmp_path / "hospital"
+    prepare("synthetic", None, new_data, options={"n": 30, "seed": 9}, tokenizer_from=liquid_model,
+            show_progress=False, config=prepare_config(validation_fraction=0.3, test_fraction=0.1))
+    metrics = train(new_data, tmp_path / "tuned", init=liquid_model, config=FAST)
+    assert "val/field_f1" in metrics
+    tuned = yaml.safe_load((tmp_path / "tuned" / "config.yaml").read_text())
+    assert tuned["model"] == yaml.safe_load((liquid_model / "config.yaml").read_text())["model"]
+
+
+def test_train_fine_tune_needs_the_model_tokenizer(dataset, liquid_model, tmp_path):
+    other = tmp_path / "other"
+    prepare("synthetic", None, other, options={"n": 30, "seed": 9}, show_progress=False,
+            config=prepare_config(vocab_size=200, validation_fraction=0.3))
+    with pytest.raises(TrainError, match="--tokenizer"):
+        train(other, tmp_path / "tuned", init=liquid_model, config=FAST)
+
+
+def test_train_from_a_pretrained_encoder(dataset, tmp_path):
+    metrics = pretrain(dataset, tmp_path / "pre", config=FAST, model_overrides=TINY["liquid"])
+    assert metrics["val/mlm_loss"] > 0
+    config = yaml.safe_load((tmp_path / "pre" / "config.yaml").read_text())
+    assert "labels" not in config and config["pretrained"]
+    pretrained = load_file(str(tmp_path / "pre" / "model.safetensors"))
+    tagger = Tagger(vocab_size=config["vocab_size"], n_section_tags=1, n_entity_tags=1, n_note_types=2,
+                    encoder=config["model"])
+    _load_weights(tagger, pretrained, tmp_path / "pre")
+    assert torch.equal(tagger.state_dict()["embed.weight"], pretrained["embed.weight"])
+    assert train(dataset, tmp_path / "tuned", init=tmp_path / "pre", config=FAST)["val/field_f1"] >= 0
+
+
+def _train_command(dataset, out, *extra):
+    sets = ["max_epochs=3", "batch_size=4", "max_train_tokens=64", "accelerator=cpu",
+            "checkpoint_every_n_steps=1", "model.d_model=16", "model.n_layers=1", *extra]
+    return [CHARTLNN, "train", "--data", str(dataset), "--out", str(out),
+            *[a for s in sets for a in ("--set", s)]]
+
+
+def test_train_resumes_after_being_killed(dataset, tmp_path):
+    out = tmp_path / "killed"
+    command = _train_command(dataset, out, "devices=1", "max_epochs=40", "early_stopping_patience=100")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert last.exists() and not (out / "model.safetensors").exists()
+    steps_before = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
+    assert (out / "model.safetensors").exists()
+    assert steps_before > 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="DDP on CPU is exercised on Linux")
+def test_train_ddp_two_cpu_processes(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    command = _train_command(dataset, out, "devices=2", "strategy=ddp", "max_epochs=1")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.safetensors").exists()
+    assert "MEMBER: 2/2" in result.stdout + result.stderr  # the second process really joined
