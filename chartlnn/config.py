@@ -69,11 +69,11 @@ def load_config(cls: type[T], path: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> T:
     """Build ``cls`` from its shipped defaults (``configs/{cls.KIND}/default.yaml``), then the YAML
     file ``path`` when given, then ``overrides``; each layer changes only the keys it names."""
-    values = _read_yaml(shipped_config(cls.KIND))
+    values = read_yaml(shipped_config(cls.KIND))
     source = "defaults"
     if path is not None:
         source = str(path)
-        values.update(_read_yaml(Path(path)))
+        values.update(read_yaml(Path(path)))
     values.update(overrides or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
@@ -91,7 +91,8 @@ def load_config(cls: type[T], path: str | Path | None = None,
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; every way it can be unusable is one ConfigError line."""
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -91,20 +91,13 @@ class Energy:
 
 
 @dataclass
-class Cost:
-    """What one model costs per chart (headerless split), beside its size."""
+class Cost(Energy):
+    """What one model costs per chart (headerless split): its energy and time, beside its size."""
 
     params: int
     flops_per_chart: dict[str, float]
     """counted (matmuls), recurrence (by formula) and total: the mean over the split's notes."""
     encoder: str
-    provenance: str
-    meter_detail: str
-    j_per_chart: Spread
-    seconds_per_chart: Spread
-    charts_per_s: float
-    windows: int
-    charts_measured: int
     peak_memory_mib: float
 
 

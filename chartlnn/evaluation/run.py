@@ -88,7 +88,7 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
     cost = {}
     for system in learned:
         log(f"FLOPs and peak memory of {system.name}")
-        cost[system.name] = Cost(**model_facts(system, token_counts), **vars(energy[system.name]),
+        cost[system.name] = Cost(**vars(energy[system.name]), **model_facts(system, token_counts),
                                  peak_memory_mib=peak_memory_mib(system.path, texts, device))
 
     scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}

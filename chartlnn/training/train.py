@@ -33,7 +33,7 @@ from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file, save_file
 
 from chartlnn import __version__
-from chartlnn.config import ConfigError, config_path, load_config, shipped_names
+from chartlnn.config import ConfigError, config_path, load_config, read_yaml
 from chartlnn.errors import ChartlnnError
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.models import ENCODERS, build_encoder
@@ -80,14 +80,7 @@ def model_config(name: str | Path, overrides: dict[str, Any] | None = None) -> d
     """A model YAML (a shipped name such as ``liquid-small``, or a path) plus overrides, checked by
     building it."""
     path = config_path("model", name)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such model config; shipped: {', '.join(shipped_names('model'))}") from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise ConfigError(f"{path}: not valid YAML") from None
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values")
+    loaded = read_yaml(path)
     config = {**loaded, **(overrides or {})}
     kind = config.get("kind")
     if kind not in ENCODERS:
