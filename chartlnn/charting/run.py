@@ -159,7 +159,7 @@ def _load(model_dir: Path, device: str) -> ChartModel:
     """The model, or one ChartRunError line saying why it cannot be used here."""
     import torch
 
-    from chartlnn.inference.model import load
+    from chartlnn.inference.model import ModelDirError, load
 
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ChartRunError(f"device must be auto, cpu or cuda, not {device!r}")
@@ -167,7 +167,7 @@ def _load(model_dir: Path, device: str) -> ChartModel:
         raise ChartRunError(f"--device {device}: no CUDA GPU here; use --device auto or cpu")
     try:
         return load(model_dir, device)
-    except FileNotFoundError as exc:
+    except ModelDirError as exc:
         raise ChartRunError(str(exc)) from None
 
 
