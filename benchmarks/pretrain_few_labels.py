@@ -19,7 +19,7 @@ from datasets import DatasetDict
 from chartlnn.config import load_config
 from chartlnn.preparing.dataset import load_prepared, save_prepared
 from chartlnn.preparing.data_card import render_markdown
-from chartlnn.evaluation.metrics import score_split
+from chartlnn.training.datamodule import score_split
 from chartlnn.inference.model import load
 from chartlnn.training.train import TrainConfig, pretrain, train
 

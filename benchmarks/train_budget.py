@@ -17,7 +17,7 @@ import torch
 
 from chartlnn.config import load_config
 from chartlnn.preparing.dataset import load_prepared
-from chartlnn.evaluation.metrics import score_split
+from chartlnn.training.datamodule import score_split
 from chartlnn.inference.model import load
 from chartlnn.training.train import TrainConfig, train
 
