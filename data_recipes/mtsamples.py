@@ -6,6 +6,10 @@ Quirks handled here:
 - the same transcription is listed under several specialties: the first row is kept with the
   set of specialties, each later copy is rejected as a duplicate (counted, never silent);
 - the note type comes from the specialties and the sample's title.
+
+``gold=FILE`` adds hand-made labels from a span file (:mod:`data_recipes.gold_spans`, e.g.
+``benchmarks/gold/mtsamples-test.jsonl``); ``only_gold=true`` keeps only the notes it labels (every
+other row is rejected as "no gold labels", counted like any reject).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from chartlnn.notes import Note, Reject
 from data_recipes._common import MAX_NOTE_CHARS, READ_ERRORS, RecipeError, checked, open_text
+from data_recipes.gold_spans import read_gold, with_gold
 
 csv.field_size_limit(sys.maxsize)
 
@@ -71,13 +76,17 @@ def note_type_for(specialties: set[str], title: str) -> str:
     return "other"
 
 
-def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS) -> Iterator[Note | Reject]:
+def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS, gold: str | None = None,
+         only_gold: bool = False) -> Iterator[Note | Reject]:
     """Yield one Note per distinct transcription and a Reject for every other row.
 
     Rows are numbered from 2 (the header is row 1). Notes come in the file's order, each with
     ``meta["specialties"]`` (all specialties it is filed under) and its title.
     """
     path = Path(path)
+    if only_gold and not gold:
+        raise RecipeError("only_gold=true needs gold=FILE")
+    labels = read_gold(gold) if gold else {}
     with open_text(path) as handle:
         reader = csv.DictReader(handle)
         try:
@@ -115,4 +124,10 @@ def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS) -> Iterator[Note | Reje
             note_type=note_type_for(specialties.get(i, set()), title) if text else None,
             meta={"specialties": sorted(specialties.get(i, set())), "title": title},
         )
-        yield checked(note, str(path), row_number, max_chars)
+        if only_gold and note_id not in labels:
+            yield Reject(source=str(path), row=row_number, note_id=note_id, reason="no gold labels")
+            continue
+        result = checked(note, str(path), row_number, max_chars)
+        if isinstance(result, Note) and note_id in labels:
+            result = with_gold(result, labels[note_id], str(path), row_number)
+        yield result

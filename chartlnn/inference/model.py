@@ -17,7 +17,7 @@ import yaml
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info
+from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info, valid_bio
 from chartlnn.models.tagger import Tagger
 from chartlnn.errors import ChartlnnError
 from chartlnn.schema import Schema, load_schema
@@ -57,11 +57,20 @@ class ChartModel:
         mask = torch.arange(width) < torch.tensor(lengths).unsqueeze(1)  # (B, T)
         out = self.tagger(ids.to(self.device), mask.to(self.device))
         section_prob, section = out["section"].float().softmax(-1).max(-1)  # (B, T)
-        entity_prob, entity = out["entity"].float().softmax(-1).max(-1)
+        entity_log_probs = out["entity"].float().log_softmax(-1).cpu().numpy()  # (B, T, K)
         type_prob, note_type = out["note_type"].float().softmax(-1).max(-1)  # (B,)
-        columns = [t.cpu().numpy() for t in (section, section_prob, entity, entity_prob)]
-        return [Tagged(*(c[row, :n] for c in columns), int(note_type[row]), float(type_prob[row]))
-                if n else _empty() for row, n in enumerate(lengths)]
+        section, section_prob = section.cpu().numpy(), section_prob.cpu().numpy()
+        tagged = []
+        for row, n in enumerate(lengths):
+            if not n:
+                tagged.append(_empty())
+                continue
+            log_probs = entity_log_probs[row, :n]  # (T, K)
+            entity = valid_bio(log_probs, log_probs.argmax(-1))
+            entity_prob = np.exp(log_probs[np.arange(n), entity]).astype(np.float32)
+            tagged.append(Tagged(section[row, :n], section_prob[row, :n], entity, entity_prob,
+                                 int(note_type[row]), float(type_prob[row])))
+        return tagged
 
     def chart_many(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None,
                    phi: Sequence[dict[str, int] | None] | None = None, *,

@@ -45,6 +45,8 @@ class NoteLabeler:
         # A drug named in a header ("TETRACYCLINE:") is a title, not a mention.
         silver_entities = [e for e in self.entities.label(note.text, sections)
                            if not any(s < e.end and e.start < t for s, t in header_ranges)]
+        if note.meta.get("complete"):  # every field was annotated: silver would only add noise
+            sections, silver_entities = gold_sections, []
         return LabeledNote(
             sections=sections,
             entities=merge_gold_silver(gold_entities, silver_entities),

@@ -64,15 +64,18 @@ class LengthBucketSampler(Sampler[list[int]]):
         return count // self.world_size if self.world_size > 1 else count
 
 
-def collate(examples: list[dict[str, Any]], view: str = "input",
-            max_tokens: int | None = None) -> dict[str, torch.Tensor]:
+def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int | None = None,
+            headers_kept_rate: float = 0.0) -> dict[str, torch.Tensor]:
     """Pad a batch: ``input_ids`` (B, T), ``mask`` (B, T) bool, tags (B, T) with PAD_TAG at padding,
     ``note_type`` (B,) with -1 for none. Notes over ``max_tokens`` get a random window of that size
-    (training only; evaluation passes None and sees whole notes)."""
+    (training only; evaluation passes None and sees whole notes). With ``headers_kept_rate``, each
+    note is read with its headers (the "full" view) with that probability, drawn afresh every
+    time it is batched, so the model sees both views of every note over the epochs."""
     rows = []
     for ex in examples:
-        ids, sections, entities = (ex[f"{view}_input_ids"], ex[f"{view}_section_tags"],
-                                   ex[f"{view}_entity_tags"])
+        read = "full" if headers_kept_rate and float(torch.rand(())) < headers_kept_rate else view
+        ids, sections, entities = (ex[f"{read}_input_ids"], ex[f"{read}_section_tags"],
+                                   ex[f"{read}_entity_tags"])
         if max_tokens is not None and len(ids) > max_tokens:
             start = int(torch.randint(0, len(ids) - max_tokens + 1, ()))
             ids, sections, entities = (x[start:start + max_tokens] for x in (ids, sections, entities))
@@ -95,13 +98,16 @@ def collate(examples: list[dict[str, Any]], view: str = "input",
 
 
 class TaggingDataModule(L.LightningDataModule):
-    """Train/validation loaders over a prepared dataset's headerless view (what the model reads)."""
+    """Train/validation loaders over a prepared dataset: training reads notes headerless or, at
+    ``headers_kept_rate``, with their headers; validation reads them headerless (the real task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
-                 num_workers: int = 0, seed: int = 13, view: str = "input") -> None:
+                 num_workers: int = 0, seed: int = 13, view: str = "input",
+                 headers_kept_rate: float = 0.0) -> None:
         super().__init__()
         self.data_dir, self.batch_size, self.max_train_tokens = Path(data_dir), batch_size, max_train_tokens
         self.num_workers, self.seed, self.view = num_workers, seed, view
+        self.headers_kept_rate = headers_kept_rate
         self.data: PreparedDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -117,7 +123,8 @@ class TaggingDataModule(L.LightningDataModule):
                                       rank=rank, world_size=world)
         return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
                           collate_fn=partial(collate, view=self.view,
-                                             max_tokens=self.max_train_tokens if train else None),
+                                             max_tokens=self.max_train_tokens if train else None,
+                                             headers_kept_rate=self.headers_kept_rate if train else 0.0),
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

@@ -54,6 +54,10 @@ class TrainConfig:
     batch_size: int
     max_train_tokens: int
     """Longer training notes are cut to a random window of this many tokens."""
+    headers_kept_rate: float
+    """Share of training notes read with their headers kept, drawn per note each epoch; the rest
+    are read headerless. Both views teach the model to use a header when a note has one and to
+    do without when it has none (validation reads notes headerless)."""
     lr: float
     weight_decay: float
     warmup_ratio: float
@@ -70,6 +74,10 @@ class TrainConfig:
     num_workers: int
     checkpoint_every_n_steps: int
     """How often last.ckpt is refreshed within an epoch (what a resumed run starts from)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.headers_kept_rate <= 1.0:
+            raise ValueError("headers_kept_rate must be between 0 and 1")
 
 
 class TrainError(ChartlnnError, ValueError):
@@ -174,7 +182,8 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     checkpoint, measure it on validation, write the model directory."""
     datamodule = TaggingDataModule(data, batch_size=config.batch_size,
                                    max_train_tokens=config.max_train_tokens,
-                                   num_workers=config.num_workers, seed=config.seed)
+                                   num_workers=config.num_workers, seed=config.seed,
+                                   headers_kept_rate=config.headers_kept_rate)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)

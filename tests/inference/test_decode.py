@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from chartlnn.inference.decode import ChartDecoder, Encoded, FieldSpan, Tagged, build_chart, model_info
+from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
+                                       FieldSpan, Tagged, build_chart, model_info, section_runs,
+                                       valid_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
 
@@ -100,3 +102,39 @@ def test_decode_whole_words_widens_spans_cut_inside_a_word():
              FieldSpan(34, 38, "medication"), FieldSpan(38, 41, "medication")]
     widened = whole_words(text, spans)
     assert [text[s.start:s.end] for s in widened] == ["29-year-old", "Lortab", "120", "80", "Tyle", "nol"]
+
+
+def test_decode_sections_come_out_as_runs_not_fragments():
+    fields = ["plan", "plan", "", "", "plan", "assessment", "plan", "plan", "", "exam", "exam"]
+    assert section_runs(fields) == [(0, 8, "plan"), (9, 11, "exam")]
+    long_gap = ["plan"] + [""] * (SECTION_GAP_TOKENS + 1) + ["plan"]
+    assert section_runs(long_gap) == [(0, 1, "plan"), (SECTION_GAP_TOKENS + 2, SECTION_GAP_TOKENS + 3, "plan")]
+    long_island = ["a"] * 3 + ["b"] * SECTION_ISLAND_TOKENS + ["a"] * 3
+    assert [run[2] for run in section_runs(long_island)] == ["a", "b", "a"]
+    assert section_runs([]) == [] and section_runs(["", ""]) == []
+
+
+def _valid(tags):
+    previous = 0
+    for tag in tags:
+        if tag % 2 == 0 and tag and previous not in (tag - 1, tag):
+            return False
+        previous = tag
+    return True
+
+
+def test_decode_entity_tags_are_the_best_valid_bio_sequence():
+    """Against brute force over every valid sequence (O, B-a, I-a, B-b, I-b)."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        logits = rng.normal(size=(int(rng.integers(1, 6)), 5)) * 2
+        logits[:, 0] += rng.choice([0.0, 3.0], size=len(logits))
+        log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        best = max((seq for seq in itertools.product(range(5), repeat=len(log_probs)) if _valid(seq)),
+                   key=lambda seq: sum(log_probs[i, t] for i, t in enumerate(seq)))
+        assert valid_bio(log_probs, log_probs.argmax(-1)).tolist() == list(best)
+    stray = np.log(np.array([[0.9, 0.04, 0.02, 0.02, 0.02], [0.1, 0.05, 0.5, 0.3, 0.05]]))
+    assert stray.argmax(-1).tolist() == [0, 2]  # argmax: an I-a after O
+    assert valid_bio(stray, stray.argmax(-1)).tolist() == [0, 3]  # B-b, the best valid start

@@ -148,3 +148,19 @@ def test_train_ddp_two_cpu_processes(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "model.safetensors").exists()
     assert "MEMBER: 2/2" in result.stdout + result.stderr  # the second process really joined
+
+
+def test_train_reads_notes_with_headers_at_the_kept_rate(dataset):
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.datamodule import collate
+
+    examples = [load_prepared(dataset).splits["train"][i] for i in range(8)]
+    headed = [ex["full_input_ids"] for ex in examples]
+    torch.manual_seed(0)
+    never = collate(examples, headers_kept_rate=0.0)
+    always = collate(examples, headers_kept_rate=1.0)
+    for i, ex in enumerate(examples):
+        assert never["input_ids"][i, :len(ex["input_input_ids"])].tolist() == ex["input_input_ids"]
+        assert always["input_ids"][i, :len(headed[i])].tolist() == headed[i]
+    with pytest.raises(ConfigError, match="headers_kept_rate"):
+        load_config(TrainConfig, overrides={"headers_kept_rate": 1.5})

@@ -1,0 +1,75 @@
+"""What structured decoding gives, on one trained model: the same network's tags decoded three
+ways and scored like `chartlnn evaluate` does, headerless and with headers.
+
+    python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
+
+1. per-token argmax, spans cut at every B- tag (the decoder before structured decoding);
+2. + entity tags decoded as the most probable valid BIO sequence (``valid_bio``);
+3. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``).
+
+Each DATA_DIR is a prepared dataset whose test split is scored (e.g. MTSamples silver labels, and
+the gold set prepared with ``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import mock
+
+from chartlnn.evaluation.systems import System, score_view, summarize_view
+from chartlnn.inference import decode, model as model_module
+from chartlnn.inference.model import load
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.tokenize import token_spans
+
+METRICS = (("section_token", "section token"), ("section_span", "section span"),
+           ("entity_value", "entity value"), ("entity_span_strict", "entity span"))
+
+
+def _argmax_spans(self, encoded, tagged):
+    """The decoder's spans before structured decoding: BIO runs of the argmax tags."""
+    families = []
+    for names, tags, probs in ((self.section_tags, tagged.section, tagged.section_prob),
+                               (self.entity_tags, tagged.entity, tagged.entity_prob)):
+        families.append([decode.FieldSpan(encoded.offsets[a][0], encoded.offsets[b - 1][1], label,
+                                          float(probs[a:b].mean()))
+                         for a, b, label in token_spans([names[t] for t in tags])])
+    return families[0], families[1]
+
+
+VARIANTS = {
+    "argmax": [mock.patch.object(model_module, "valid_bio", lambda log_probs, chosen: chosen),
+               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
+    "+ valid BIO entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
+    "+ section runs": [],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path, nargs="+")
+    args = parser.parse_args()
+    chart_model = load(args.model)
+    print(f"model: {args.model}; F1 in points (micro), test split")
+    for data in args.data:
+        prepared = load_prepared(data)
+        split = prepared.splits["test"]
+        print(f"\n{data} ({len(split)} notes)\n")
+        print("| decoding | view | " + " | ".join(name for _, name in METRICS) + " |")
+        print("|---|---|" + "---:|" * len(METRICS))
+        for variant, patches in VARIANTS.items():
+            with ExitStack() as stack:
+                for patch in patches:
+                    stack.enter_context(patch)
+                system = System(variant, str(args.model), chart_model.chart_many, chart_model)
+                for view, view_name in (("input", "headerless"), ("full", "with headers")):
+                    summary = summarize_view(score_view(system, split, prepared.schema, view), 1, 0)
+                    cells = [f"{100 * summary.metrics[m]['micro']['f1']:.1f}" for m, _ in METRICS]
+                    print(f"| {variant} | {view_name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
