@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -63,11 +64,27 @@ def decode_bytes(data: bytes) -> str | None:
         return None
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+
+
+def has_surrogates(text: str) -> bool:
+    """Lone surrogates: bytes that were not UTF-8 (kept by ``surrogateescape``) or a JSON
+    ``\\ud800`` escape; such a string cannot be written out as UTF-8."""
+    return _SURROGATES.search(text) is not None
+
+
+def safe_name(name: object) -> str | None:
+    """``name`` when it reads as a column name (one word of letters, digits and ``_.-``, at most
+    32 characters), else None: a cell of note text is never echoed in a message."""
+    return name if isinstance(name, str) and _NAME.fullmatch(name) else None
+
+
 def text_problem(text: object, max_chars: int = MAX_NOTE_CHARS) -> str | None:
     """Why a note's text is unusable, or None when it is fine."""
     if not isinstance(text, str):
         return "text is not a string"
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if has_surrogates(text):
         return "text is not valid UTF-8"
     if not text.strip():
         return "empty note"

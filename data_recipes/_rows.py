@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chartlnn.notes import GOLD, Note, Reject, Span
-from data_recipes._common import RecipeError, checked
+from data_recipes._common import RecipeError, checked, has_surrogates, safe_name
 
 
 def parse_gold_spans(value: Any) -> list[Span]:
@@ -31,15 +31,22 @@ def parse_gold_spans(value: Any) -> list[Span]:
             raise ValueError(f"span #{i} is not an object")
         label = item.get("field", item.get("label"))
         start, end = item.get("start"), item.get("end")
-        if not isinstance(label, str) or not isinstance(start, int) or not isinstance(end, int):
+        if not isinstance(label, str) or not _is_int(start) or not _is_int(end):
             raise ValueError(f"span #{i} needs integer start, end and a field name")
         if not 0 <= start < end:
             raise ValueError(f"span #{i} has bad offsets {start}:{end}")
+        if not isinstance(item.get("attrs") or {}, dict):
+            raise ValueError(f"span #{i} attrs must be an object")
         attrs = dict(item.get("attrs") or {})
         if "value" in item:
             attrs["value"] = item["value"]
         spans.append(Span(start, end, label, source=GOLD, attrs=attrs))
     return spans
+
+
+def _is_int(value: Any) -> bool:
+    """An integer offset (JSON ``true`` is a bool, and bools are ints in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def row_to_note(row: dict[str, Any], *, source: str, row_number: int, id_column: str,
@@ -50,6 +57,8 @@ def row_to_note(row: dict[str, Any], *, source: str, row_number: int, id_column:
     if note_id is None or str(note_id).strip() == "":
         return Reject(source=source, row=row_number, reason=f"no value in id column {id_column!r}")
     note_id = str(note_id).strip()
+    if has_surrogates(note_id):
+        return Reject(source=source, row=row_number, reason=f"id column {id_column!r} is not valid UTF-8")
     try:
         spans = parse_gold_spans(row.get(spans_column)) if spans_column else []
     except ValueError as exc:
@@ -73,5 +82,13 @@ def table_columns(path: Path, header: list[str], id_column: str, text_column: st
     missing = [c for c in (id_column, text_column) if c not in header]
     if missing:
         raise RecipeError(f"{path}: missing column(s) {', '.join(missing)}; "
-                          f"found {', '.join(header) or 'none'} (set them with -O id_column=...)")
+                          f"{_found(header)} (set them with -O id_column=...)")
     return {c: (c if c in header else None) for c in optional}
+
+
+def _found(header: list[str]) -> str:
+    """What the first row holds, said without quoting data: its column names when it looks like a
+    header row, else only how many cells it has (a file without a header row has a note there)."""
+    if header and all(safe_name(name) == name for name in header):
+        return f"found columns {', '.join(header)}"
+    return f"its first row has {len(header)} cell(s) and does not look like a header row"

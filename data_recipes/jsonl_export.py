@@ -30,6 +30,10 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
             except json.JSONDecodeError:
                 yield Reject(source=source, row=line_number, reason="line is not valid JSON")
                 continue
+            except (ValueError, RecursionError):  # a number past Python's digit limit, deep nesting
+                yield Reject(source=source, row=line_number,
+                             reason="line has a number too long or nesting too deep to read")
+                continue
             if not isinstance(row, dict):
                 yield Reject(source=source, row=line_number, reason="line is not a JSON object")
                 continue

@@ -197,3 +197,33 @@ def test_recipes_mtsamples_real_file(mtsamples_path):
     assert sum(r.reason == "empty note" for r in rejects) == 33
     types = {n.note_type for n in notes}
     assert {"hp_consult", "operative_procedure", "radiology", "discharge_summary", "letter"} <= types
+
+
+def test_recipes_csv_without_a_header_row_never_echoes_its_first_row(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text('1,"Pt is 54yo, lives at 12 Elm St, on warfarin"\n', encoding="utf-8")
+    with pytest.raises(RecipeError) as error:
+        list(csv_export.read(path))
+    message = str(error.value)
+    assert "first row has 2 cell(s) and does not look like a header row" in message
+    assert "Elm" not in message and "warfarin" not in message and "54yo" not in message
+
+
+def test_recipes_jsonl_hostile_records_are_rejected_one_by_one(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    lines = [b'{"id": "caf\xe9", "text": "Cough."}',  # not UTF-8 in the id
+             b'{"id": "2", "text": "a \\ud800 b"}',  # a lone surrogate escape in the text
+             b'{"id": "3", "text": "x", "n": ' + b"9" * 5000 + b"}",
+             b'{"id": "4", "text": "x", "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+             b'{"id": "5", "text": "Note.", "spans": [{"start": 0, "end": 4, "field": "plan", "attrs": [1]}]}',
+             b'{"id": "6", "text": "Note.", "spans": [{"start": false, "end": true, "field": "plan"}]}',
+             b'{"id": "7", "text": "Fine note."}']
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    notes, rejects = _split(jsonl_export.read(path))
+    assert [n.id for n in notes] == ["7"]
+    assert [(r.row, r.reason) for r in rejects] == [
+        (1, "id column 'id' is not valid UTF-8"), (2, "text is not valid UTF-8"),
+        (3, "line has a number too long or nesting too deep to read"),
+        (4, "line has a number too long or nesting too deep to read"),
+        (5, "span #0 attrs must be an object"),
+        (6, "span #0 needs integer start, end and a field name")]
