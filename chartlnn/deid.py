@@ -24,7 +24,7 @@ bare years and month/day without a year are not PHI, and template placeholders s
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 PHI_KINDS = ("SSN", "PHONE", "EMAIL", "URL", "MRN", "DATE", "ADDRESS")
@@ -164,6 +164,23 @@ class MaskResult:
         for hit in hits:
             growth = len(_placeholder(hit.kind)) - (hit.end - hit.start)
             self._shifts.append(self._shifts[-1] + growth)
+        # Where each placeholder stands in the masked text.
+        self._masked_starts = [h.start + self._shifts[i] for i, h in enumerate(hits)]
+        self._masked_ends = [s + len(_placeholder(h.kind)) for s, h in zip(self._masked_starts, hits)]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map ``[start, end)`` of the masked text back onto the original: text outside the
+        placeholders maps character for character, and a range that touches a placeholder takes
+        in the whole hit it stands for. Charts of masked text keep the original's coordinates."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"span {start}:{end} is outside the masked note (length {len(self.text)})")
+        i = bisect_right(self._masked_ends, start)  # placeholders wholly before start
+        first = (self.hits[i].start if i < len(self.hits) and self._masked_starts[i] <= start
+                 else start - self._shifts[i])
+        j = bisect_left(self._masked_starts, end)  # placeholders starting before end
+        last = (self.hits[j - 1].end if j and end < self._masked_ends[j - 1]
+                else end - self._shifts[j])
+        return first, max(first, last)
 
     def map_span(self, start: int, end: int) -> tuple[int, int] | None:
         """Map ``[start, end)`` of the original text onto the masked text; None if it hits PHI.

@@ -9,8 +9,9 @@ Contract:
   each validated against the Chart JSON Schema), ``OUT/rejects.jsonl`` (source, row, note_id,
   reason: never text) and, with ``fmt="fhir"``, ``OUT/bundles.ndjson``; then ``summary.json``.
   Records in must equal charts + rejects (``ChartRunSummary.reconciled``).
-- Every note passes the residual-PHI guard first (:mod:`chartlnn.deid`): ``mask`` charts the
-  masked text, ``flag`` the original, ``reject`` rejects it naming the PHI kinds only.
+- Every note passes the residual-PHI guard first (:mod:`chartlnn.deid`): ``mask`` charts a
+  masked copy and maps the chart back onto the note as given (offsets never move), ``flag`` the
+  original, ``reject`` rejects it naming the PHI kinds only.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chartlnn.deid import mask, scan
+from chartlnn.deid import MaskResult, mask, scan
+from chartlnn.inference.decode import on_original
 from chartlnn.schema import ChartInvalid, validate_chart
 
 if TYPE_CHECKING:
@@ -44,14 +45,17 @@ class Outcome(NamedTuple):
     reason: str | None
 
 
-def guard_phi(text: str, mode: str) -> tuple[str, dict[str, int], str | None]:
-    """The text to chart, the PHI counts by kind, and a reject reason (``mode="reject"`` only)."""
+def guard_phi(text: str, mode: str) -> tuple[str, MaskResult | None, dict[str, int], str | None]:
+    """The text to chart, its mask (``mode="mask"``: to map the chart back onto ``text``), the
+    PHI counts by kind, and a reject reason (``mode="reject"`` only)."""
     hits = scan(text)
     masked = mask(text, hits)
     if mode == "reject" and hits:
-        return text, masked.counts, (f"residual PHI found ({', '.join(masked.counts)}); "
-                                     "chart it with --phi mask or de-identify it first")
-    return (masked.text if mode == "mask" else text), masked.counts, None
+        return text, None, masked.counts, (f"residual PHI found ({', '.join(masked.counts)}); "
+                                           "chart it with --phi mask or de-identify it first")
+    if mode == "mask" and hits:
+        return masked.text, masked, masked.counts, None
+    return text, None, masked.counts, None
 
 
 class Charter:
@@ -74,16 +78,18 @@ class Charter:
         outcomes: dict[int, Outcome] = {}
         todo = []
         for note in notes:
-            text, counts, reason = guard_phi(note.text, self.phi)
+            text, masked, counts, reason = guard_phi(note.text, self.phi)
             if reason:
                 outcomes[note.index] = Outcome(note.index, None, None, reason)
             else:
-                todo.append((note, text, counts))
-        charts = self.model.chart_many([text for _, text, _ in todo],
-                                       [note.note_id for note, _, _ in todo],
-                                       [counts for _, _, counts in todo],
+                todo.append((note, text, masked, counts))
+        charts = self.model.chart_many([text for _, text, _, _ in todo],
+                                       [note.note_id for note, _, _, _ in todo],
+                                       [counts for _, _, _, counts in todo],
                                        max_batch_tokens=sys.maxsize, max_batch_notes=self.batch_size)
-        for (note, _, _), chart in zip(todo, charts):
+        for (note, _, masked, _), chart in zip(todo, charts):
+            if masked is not None:  # charted the masked copy: back onto the note as given
+                chart = on_original(chart, note.text, masked.to_original)
             outcomes[note.index] = self._finish(note.index, chart)
         _release_freed_memory()
         return [outcomes[note.index] for note in notes]

@@ -14,7 +14,7 @@ chose; a note type's is the probability of the chosen class. Rule-based spans ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -89,6 +89,21 @@ def build_chart(text: str, sections: Sequence[FieldSpan], entities: Sequence[Fie
              "sections": chart_sections, "entities": chart_entities, "medications": medications}
     if phi is not None:
         chart["phi"] = phi
+    return chart
+
+
+def on_original(chart: dict[str, Any], original: str,
+                to_original: Callable[[int, int], tuple[int, int]]) -> dict[str, Any]:
+    """A chart made from a masked copy of a note, moved onto the note as given: every span's
+    offsets mapped back with ``to_original`` and its text read from ``original``, so that
+    ``original[start:end] == text`` holds for every span whatever was masked. Values stay as
+    read from the masked text (a placeholder never becomes a value)."""
+    for spans in (*chart["sections"].values(), *chart["entities"].values()):
+        for span in spans:
+            span["start"], span["end"] = to_original(span["start"], span["end"])
+            span["text"] = original[span["start"]:span["end"]]
+    for medication in chart["medications"]:
+        medication["start"], medication["end"] = to_original(medication["start"], medication["end"])
     return chart
 
 

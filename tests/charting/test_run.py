@@ -139,7 +139,33 @@ def test_charting_phi_mask_flag_and_reject(liquid_model, tmp_path):
             assert (summary.charted, summary.rejected) == (1, 0)
             assert json.loads(charts)["phi"] == {"PHONE": 1, "DATE": 1}
     masked = json.loads((tmp_path / "mask" / "charts.jsonl").read_text(encoding="utf-8"))
-    assert all("555" not in span["text"] for spans in masked["sections"].values() for span in spans)
+    spans = [span for family in ("sections", "entities") for found in masked[family].values()
+             for span in found]
+    assert spans and all(PHI_NOTE[s["start"]:s["end"]] == s["text"] for s in spans)
+    assert all("[PHONE]" not in s["text"] and "[DATE]" not in s["text"] for s in spans)
+
+
+def test_charting_phi_mask_keeps_the_notes_coordinates(liquid_model, tmp_path, mtsamples_path):
+    """The model reads the masked copy; every span of every chart points into the note as given."""
+    from data_recipes import get_recipe
+
+    from chartlnn.notes import Note
+
+    with_phi = [r for r in get_recipe("mtsamples")(mtsamples_path) if isinstance(r, Note)
+                and "/" in r.text and any(ch.isdigit() for ch in r.text)][:150]
+    source = _jsonl(tmp_path / "notes.jsonl", [{"id": n.id, "text": n.text} for n in with_phi])
+    run(liquid_model, source, tmp_path / "out", phi="mask")
+    texts = {n.id: n.text for n in with_phi}
+    masked_notes = checked = 0
+    for line in (tmp_path / "out" / "charts.jsonl").read_text(encoding="utf-8").splitlines():
+        chart = json.loads(line)
+        masked_notes += bool(chart["phi"])
+        for family in ("sections", "entities"):
+            for found in chart[family].values():
+                for span in found:
+                    assert texts[chart["note_id"]][span["start"]:span["end"]] == span["text"]
+                    checked += 1
+    assert masked_notes > 10 and checked > 300
 
 
 def test_charting_refuses_to_mix_runs_and_overwrite_starts_over(liquid_model, tmp_path):
