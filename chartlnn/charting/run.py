@@ -76,6 +76,20 @@ def _records(input: Path, reader: str, options: dict[str, Any]) -> Iterator[Note
     return chain([first] if first is not None else [], _recipe_errors(records))
 
 
+def unique_ids(records: Iterator[Note | Reject], source: str) -> Iterator[Note | Reject]:
+    """The records with every later note of an id already seen turned into a reject: one chart
+    (and one set of FHIR ids) per note id, decided by the input alone, so a resumed run agrees."""
+    first: dict[str, int] = {}
+    for number, record in enumerate(records, 1):
+        if isinstance(record, Note):
+            if record.id in first:
+                record = Reject(source=source, note_id=record.id,
+                                reason=f"duplicate note id: input record {first[record.id]} has it")
+            else:
+                first[record.id] = number
+        yield record
+
+
 def _recipe_errors(records: Iterator[Note | Reject]) -> Iterator[Note | Reject]:
     """The records; a file that turns out unusable mid-way is one ChartRunError line."""
     from data_recipes import RecipeError
@@ -133,7 +147,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
         runner = LocalEngine(model, model_dir, **settings)
     charted_now = 0
     try:
-        for number, shard in enumerate(shards(records, shard_size)):
+        for number, shard in enumerate(shards(unique_ids(records, str(input)), shard_size)):
             if number in done:
                 if done[number]["records"] != len(shard):
                     raise ChartRunError(f"{input}: shard {number} held {done[number]['records']} "

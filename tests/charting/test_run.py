@@ -240,3 +240,17 @@ def test_charting_resumes_after_kill_9_with_identical_outputs(liquid_model, tmp_
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "already finished: 31 notes in" in again.stderr
     assert finished == {name: (out / name).read_bytes() for name in finished}
+
+
+def test_charting_later_notes_with_a_used_id_are_rejected(liquid_model, tmp_path):
+    source = _jsonl(tmp_path / "notes.jsonl", [{"id": "same", "text": "PLAN: Rest."},
+                                               {"id": "other", "text": "PLAN: Fluids."},
+                                               {"id": "same", "text": "PLAN: Walk."},
+                                               {"id": "same", "text": "PLAN: Sleep."}])
+    summary = run(liquid_model, source, tmp_path / "out", fmt="fhir")
+    assert (summary.records, summary.charted, summary.rejected) == (4, 2, 2)
+    assert [c["note_id"] for c in _lines(tmp_path / "out" / "charts.jsonl")] == ["same", "other"]
+    assert [r["reason"] for r in _lines(tmp_path / "out" / "rejects.jsonl")] == [
+        "duplicate note id: input record 1 has it"] * 2
+    urls = [e["fullUrl"] for b in _lines(tmp_path / "out" / "bundles.ndjson") for e in b["entry"]]
+    assert len(urls) == len(set(urls))
