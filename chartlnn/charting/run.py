@@ -57,7 +57,7 @@ def pick_reader(input: Path, reader: str | None) -> str:
                         f"({', '.join(sorted(set(READERS_BY_SUFFIX.values())))} or text_dir)")
 
 
-def _records(input: Path, reader: str, options: dict[str, Any]) -> Iterator[Note | Reject]:
+def _records(input: Path, reader: str, options: dict[str, Any], parts: Path) -> Iterator[Note | Reject]:
     """The reader's records, started already so that an unusable input fails before any work."""
     from data_recipes import RecipeError, get_recipe, recipe_options
 
@@ -73,7 +73,7 @@ def _records(input: Path, reader: str, options: dict[str, Any]) -> Iterator[Note
         first = next(records, None)
     except RecipeError as exc:
         raise ChartRunError(str(exc)) from None
-    return chain([first] if first is not None else [], _recipe_errors(records))
+    return chain([first] if first is not None else [], _recipe_errors(records, parts))
 
 
 def unique_ids(records: Iterator[Note | Reject], source: str) -> Iterator[Note | Reject]:
@@ -90,14 +90,17 @@ def unique_ids(records: Iterator[Note | Reject], source: str) -> Iterator[Note |
         yield record
 
 
-def _recipe_errors(records: Iterator[Note | Reject]) -> Iterator[Note | Reject]:
-    """The records; a file that turns out unusable mid-way is one ChartRunError line."""
+def _recipe_errors(records: Iterator[Note | Reject], parts: Path) -> Iterator[Note | Reject]:
+    """The records; a file that turns out unusable mid-way is one ChartRunError line that says
+    whether any shard of it was charted (and kept, for a rerun once the file is mended)."""
     from data_recipes import RecipeError
 
     try:
         yield from records
     except RecipeError as exc:
-        raise ChartRunError(f"{exc}; the shards charted so far are kept") from None
+        kept = len(finished_shards(parts))
+        raise ChartRunError(f"{exc}; " + (f"the {kept} shard(s) charted before it are kept"
+                                          if kept else "nothing was charted")) from None
 
 
 def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: str | None = None,
@@ -122,7 +125,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     if min(shard_size, batch_size) < 1 or (workers or 0) < 0:
         raise ChartRunError("shard size and batch size must be at least 1, workers at least 0")
     reader = pick_reader(input, reader)
-    records = _records(input, reader, options)
+    records = _records(input, reader, options, out / PARTS)
     model = _load(model_dir, device)
     if workers is None:
         workers = 0 if model.device.type == "cuda" else cores()
@@ -135,7 +138,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     skipped = sum(counts["records"] for counts in done.values())
     total = None
     if progress != "off":
-        total = sum(1 for _ in _records(input, reader, options))
+        total = sum(1 for _ in _records(input, reader, options, out / PARTS))
     meter = Progress(progress, total, skipped)
     settings = dict(device=device, phi=phi, batch_size=batch_size, fhir=fmt == "fhir",
                     workers=workers)

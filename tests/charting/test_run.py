@@ -254,3 +254,13 @@ def test_charting_later_notes_with_a_used_id_are_rejected(liquid_model, tmp_path
         "duplicate note id: input record 1 has it"] * 2
     urls = [e["fullUrl"] for b in _lines(tmp_path / "out" / "bundles.ndjson") for e in b["entry"]]
     assert len(urls) == len(set(urls))
+
+
+def test_charting_a_file_cut_short_says_what_was_kept(liquid_model, tmp_path):
+    lines = "".join(json.dumps(note) + "\n" for note in _notes(40)).encode()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(lines)[: len(gzip.compress(lines)) * 7 // 10])
+    with pytest.raises(ChartRunError, match=r"cannot read the file .*; the \d+ shard\(s\) charted before it are kept"):
+        run(liquid_model, cut, tmp_path / "a", shard_size=5)
+    with pytest.raises(ChartRunError, match=r"cannot read the file .*; nothing was charted"):
+        run(liquid_model, cut, tmp_path / "b", shard_size=1000)
