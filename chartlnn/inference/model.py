@@ -113,25 +113,58 @@ def _empty() -> Tagged:
 
 
 def load(path: str | Path, device: str = "cpu") -> ChartModel:
-    """Load a model directory written by `chartlnn train`; a clear error when it is not one.
+    """Load a model directory written by `chartlnn train`; whatever is wrong with it (a missing,
+    corrupt or mismatched file) is one ModelDirError line naming the directory and the file.
 
     ``device``: "cpu", "cuda" (or "cuda:N"), or "auto" for the GPU when there is one.
     """
     path = Path(path)
-    missing = [name for name in MODEL_FILES if not (path / name).exists()]
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
     if missing:
         raise ModelDirError(f"{path}: not a model directory (missing {', '.join(missing)}); "
-                                "train one with `chartlnn train`")
+                            "train one with `chartlnn train`")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-    labels = config["labels"]
-    tagger = Tagger(config["vocab_size"], len(labels["section_tags"]), len(labels["entity_tags"]),
-                    len(labels["note_types"]), config["model"])
-    tagger.load_state_dict(load_file(str(path / "model.safetensors")))
+    config, labels = _read_config(path / "config.yaml")
+    try:
+        tagger = Tagger(config["vocab_size"], len(labels["section_tags"]),
+                        len(labels["entity_tags"]), len(labels["note_types"]), config["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{path / 'config.yaml'}: does not describe a model "
+                            f"({type(exc).__name__}: {exc})") from None
+    try:
+        weights = load_file(str(path / "model.safetensors"))
+    except Exception:  # safetensors raises its own error type, or OSError, for a bad file
+        raise ModelDirError(f"{path / 'model.safetensors'}: not a readable safetensors file "
+                            "(corrupt or cut short?)") from None
+    try:
+        tagger.load_state_dict(weights)
+    except RuntimeError:
+        raise ModelDirError(f"{path / 'model.safetensors'}: its weights do not fit the model "
+                            "config.yaml describes") from None
     tagger.eval().to(device)
     schema = load_schema(path / "schema.yaml")
+    try:
+        tokenizer = load_tokenizer(path)
+    except Exception as exc:  # tokenizers raises a plain Exception for a file it cannot parse
+        if isinstance(exc, ChartlnnError):
+            raise
+        raise ModelDirError(f"{path / 'tokenizer.json'}: not a tokenizer file") from None
     decoder = ChartDecoder(labels["section_tags"], labels["entity_tags"], labels["note_types"],
                            units={name: e.unit for name, e in schema.entities.items()},
                            model=model_info(path.name, config["model"]["kind"], schema.name))
-    return ChartModel(tagger, load_tokenizer(path), schema, config, decoder, torch.device(device))
+    return ChartModel(tagger, tokenizer, schema, config, decoder, torch.device(device))
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A model's config.yaml and its label names, or one ModelDirError line."""
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ModelDirError(f"{path}: not valid YAML (or a YAML tag that is not plain data)") from None
+    labels = config.get("labels") if isinstance(config, dict) else None
+    if not isinstance(labels, dict) or not all(
+            isinstance(labels.get(k), list) for k in ("section_tags", "entity_tags", "note_types")):
+        raise ModelDirError(f"{path}: no label names (section_tags, entity_tags, note_types); "
+                            "is it a trained model's config? (a pretrained encoder is not one)")
+    return config, labels
