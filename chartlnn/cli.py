@@ -193,12 +193,19 @@ def show(
         text = note.read_text(encoding="utf-8")
     except FileNotFoundError:
         _fail(f"{note}: no such file")
+    except IsADirectoryError:
+        _fail(f"{note}: is a folder; give one note as a .txt file")
     except UnicodeDecodeError:
         _fail(f"{note}: not valid UTF-8 text")
+    except OSError as exc:
+        _fail(f"{note}: cannot read it ({exc.strerror or type(exc).__name__})")
     chart = load(model).chart(text, note_id=note.stem)
     out = out or note.with_suffix(".html")
-    out.write_text(render_html(text, chart, title=f"{note.name}: chart by {chart['model']['name']}"),
-                   encoding="utf-8")
+    try:
+        out.write_text(render_html(text, chart, title=f"{note.name}: chart by {chart['model']['name']}"),
+                       encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{out}: cannot write the page there ({exc.strerror or type(exc).__name__})")
     console.print(f"wrote {out}: open it in a browser", highlight=False)
 
 

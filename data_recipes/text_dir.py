@@ -19,7 +19,10 @@ def note_files(folder: Path, suffix: str = ".txt") -> list[Path]:
         raise RecipeError(f"{folder}: folder not found")
     if not folder.is_dir():
         raise RecipeError(f"{folder}: expected a folder of {suffix} files")
-    files = sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file())
+    try:
+        files = sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file())
+    except OSError as exc:  # a folder below it that cannot be listed, a link loop
+        raise RecipeError(f"{folder}: cannot list its files ({exc.strerror or type(exc).__name__})") from None
     if not files:
         raise RecipeError(f"{folder}: no {suffix} files in this folder")
     return files
@@ -33,7 +36,13 @@ def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS) -> Iterator[Note | Reje
     folder = Path(path)
     for file in note_files(folder):
         nid = note_id(folder, file)
-        text = decode_bytes(file.read_bytes())
+        try:
+            data = file.read_bytes()
+        except OSError as exc:  # unreadable (permissions, a dangling link, an I/O error): this file only
+            yield Reject(source=str(file), note_id=nid,
+                         reason=f"cannot read the file ({exc.strerror or type(exc).__name__})")
+            continue
+        text = decode_bytes(data)
         if text is None:
             yield Reject(source=str(file), note_id=nid, reason="text is not valid UTF-8")
             continue

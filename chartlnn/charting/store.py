@@ -9,6 +9,7 @@ parts are joined, in input order, into the output files and ``summary.json``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +53,22 @@ class ChartRunSummary:
         return self.records == self.charted + self.rejected
 
 
+def _on_disk(func):
+    """A failure to write the output folder (no permission, a full disk, a file in the way) is one
+    ChartRunError line; shards already written whole stay, so the same command resumes."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            raise ChartRunError(f"{exc.filename or 'the output folder'}: cannot write it "
+                                f"({exc.strerror or type(exc).__name__}); shards written whole are "
+                                "kept: rerun the same command once it is fixed") from None
+
+    return run
+
+
 def shards(records: Iterable[Note | Reject], size: int) -> Iterator[list[Note | Reject]]:
     """Consecutive lists of ``size`` records (the last may be shorter)."""
     shard: list[Note | Reject] = []
@@ -72,6 +89,7 @@ def finished_shards(parts: Path) -> dict[int, dict[str, int]]:
             for p in parts.iterdir() if p.name.isdigit()}
 
 
+@_on_disk
 def write_shard(parts: Path, shard: int, files: dict[str, list[str]],
                 counts: dict[str, int]) -> None:
     """Write a shard's output files into a temporary folder, then rename it into place: the shard
@@ -88,6 +106,7 @@ def write_shard(parts: Path, shard: int, files: dict[str, list[str]],
     _fsync_dir(parts)
 
 
+@_on_disk
 def assemble(out: Path, names: Sequence[str]) -> dict[str, int]:
     """Join the shards' files, in shard order, into ``out/NAME`` (temporary file, then rename);
     the number of lines written per name."""
@@ -121,6 +140,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@_on_disk
 def write_json(path: Path, document: dict[str, Any]) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -166,6 +186,7 @@ def _difference(stored: dict[str, Any], identity: dict[str, Any]) -> str | None:
     return None
 
 
+@_on_disk
 def open_out(out: Path, identity: dict[str, Any], overwrite: bool) -> ChartRunSummary | None:
     """Make ``out`` ready for this run: new, resumed, or (``overwrite``) cleared of a previous
     run's files. The stored summary when the same run has already finished."""

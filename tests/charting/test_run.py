@@ -264,3 +264,13 @@ def test_charting_a_file_cut_short_says_what_was_kept(liquid_model, tmp_path):
         run(liquid_model, cut, tmp_path / "a", shard_size=5)
     with pytest.raises(ChartRunError, match=r"cannot read the file .*; nothing was charted"):
         run(liquid_model, cut, tmp_path / "b", shard_size=1000)
+
+
+def test_charting_an_output_folder_that_cannot_be_made_is_one_line(liquid_model, tmp_path):
+    source = _jsonl(tmp_path / "notes.jsonl", [{"id": "1", "text": "PLAN: Rest."}])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["chart", "-m", str(liquid_model), "-i", str(source),
+                                      "-o", str(blocker / "out"), "--workers", "0"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "cannot write it (Not a directory)" in result.output

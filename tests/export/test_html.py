@@ -90,3 +90,19 @@ def test_show_empty_chart_renders_the_plain_note():
     page = render_html(text, {"note_id": "n2", "sections": {}, "entities": {}, "medications": []})
     assert "Line one<br><br>Line &lt;two&gt; three" in page
     assert "<mark" not in page and 'class="sec"' not in page
+
+
+def test_html_show_refuses_folders_and_unwritable_places_in_one_line(liquid_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from chartlnn.cli import app
+
+    note = tmp_path / "note.txt"
+    note.write_text("PLAN: Rest.")
+    (tmp_path / "a-file").write_text("x")
+    for args, message in (([str(tmp_path)], "is a folder"),
+                          ([str(note), "-o", str(tmp_path / "a-file" / "page.html")], "cannot write the page there"),
+                          ([str(note), "-o", str(tmp_path / "missing" / "page.html")], "cannot write the page there")):
+        result = CliRunner().invoke(app, ["show", *args, "-m", str(liquid_model)])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), args
+        assert message in result.output and "Traceback" not in result.output

@@ -227,3 +227,19 @@ def test_recipes_jsonl_hostile_records_are_rejected_one_by_one(tmp_path):
         (4, "line has a number too long or nesting too deep to read"),
         (5, "span #0 attrs must be an object"),
         (6, "span #0 needs integer start, end and a field name")]
+
+
+def test_recipes_text_dir_an_unreadable_file_is_one_reject(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("PLAN: Rest.")
+    (tmp_path / "b.txt").write_text("PLAN: Walk.")
+    read_bytes = type(tmp_path).read_bytes
+
+    def refuse_a(path):  # as root no permission bit makes a file unreadable: refuse it here
+        if path.name == "a.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(type(tmp_path), "read_bytes", refuse_a)
+    notes, rejects = _split(text_dir.read(tmp_path))
+    assert [n.id for n in notes] == ["b"]
+    assert [(r.note_id, r.reason) for r in rejects] == [("a", "cannot read the file (Permission denied)")]
