@@ -2,8 +2,8 @@
 
 Each finished shard's output is written to a temporary folder and renamed into ``OUT/parts/`` in
 one step, so a killed run (``kill -9`` included) leaves whole shards or nothing.
-``OUT/manifest.json`` records what the run is (model files' hash, input path/size/mtime, reader,
-options): a rerun that differs refuses with one line instead of mixing outputs. At the end the
+``OUT/manifest.json`` records what the run is (the SHA-256 of the model's files and of the
+input, reader, options): a rerun that differs refuses with one line instead of mixing outputs. At the end the
 parts are joined, in input order, into the output files and ``summary.json``.
 """
 
@@ -151,29 +151,29 @@ def run_identity(model_dir: Path, input: Path, reader: str, options: dict[str, A
                  fmt: str, shard_size: int) -> dict[str, Any]:
     """What makes two runs the same run: resuming one with another would mix their outputs.
 
-    Batch size, workers, device and engine are left out: they change how fast, not what."""
-    return {"model": _model_hash(model_dir),
-            "input": {"path": str(input.resolve()), **_stat(input)}, "reader": reader, "options": options, "phi": phi, "format": fmt,
+    The model and the input are identified by the SHA-256 of their contents (not size and time:
+    an edit that keeps both would resume onto stale charts). Batch size, workers, device and
+    engine are left out: they change how fast, not what."""
+    from chartlnn.inference.model import MODEL_FILES
+
+    files = sorted(p for p in input.rglob("*") if p.is_file()) if input.is_dir() else [input]
+    return {"model": _sha256(model_dir, [model_dir / name for name in MODEL_FILES]),
+            "input": {"path": str(input.resolve()), "files": len(files),
+                      "bytes": sum(p.stat().st_size for p in files),
+                      "sha256": _sha256(input if input.is_dir() else input.parent, files)},
+            "reader": reader, "options": options, "phi": phi, "format": fmt,
             "shard_size": shard_size}
 
 
-def _model_hash(model_dir: Path) -> str:
-    from chartlnn.inference.model import MODEL_FILES
-
+def _sha256(root: Path, files: Sequence[Path]) -> str:
+    """One digest of the files' paths (relative to ``root``) and contents, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    for name in MODEL_FILES:
-        with open(model_dir / name, "rb") as handle:
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode("utf-8", "surrogateescape") + b"\0")
+        with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def _stat(input: Path) -> dict[str, int]:
-    """Size and modification time: a changed file (or folder of files) is a different input."""
-    files = [p for p in input.rglob("*") if p.is_file()] if input.is_dir() else [input]
-    stats = [p.stat() for p in files]
-    return {"files": len(stats), "bytes": sum(s.st_size for s in stats),
-            "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
 
 
 def _difference(stored: dict[str, Any], identity: dict[str, Any]) -> str | None:

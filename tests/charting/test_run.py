@@ -274,3 +274,16 @@ def test_charting_an_output_folder_that_cannot_be_made_is_one_line(liquid_model,
                                       "-o", str(blocker / "out"), "--workers", "0"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "cannot write it (Not a directory)" in result.output
+
+
+def test_charting_an_edit_that_keeps_size_and_time_is_still_a_changed_input(liquid_model, tmp_path):
+    import os
+
+    source = _jsonl(tmp_path / "notes.jsonl", [{"id": "1", "text": "PLAN: Rest."}])
+    run(liquid_model, source, tmp_path / "out")
+    stat = source.stat()
+    source.write_text(source.read_text().replace("Rest", "Walk"))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
+    with pytest.raises(ChartRunError, match="different input"):
+        run(liquid_model, source, tmp_path / "out")
