@@ -27,7 +27,9 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
     """
     path = Path(path)
     with open_text(path) as handle:
-        reader = csv.DictReader(handle)
+        # strict: a quote that is not closed where a field ends is an error, not a field that
+        # silently swallows the following rows (which would turn note text into note ids)
+        reader = csv.DictReader(handle, strict=True)
         try:
             header = reader.fieldnames or []
         except (csv.Error, *READ_ERRORS) as exc:
@@ -41,7 +43,10 @@ def read(path: Path, *, id_column: str = "id", text_column: str = "text",
                 row = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, *READ_ERRORS) as exc:
+            except csv.Error as exc:  # its message names the quote or delimiter, never a cell
+                raise RecipeError(f"{path}: row {row_number}: not well-formed CSV ({exc}); is a "
+                                  "quote left open? nothing after this row was read") from None
+            except READ_ERRORS as exc:
                 raise RecipeError(f"{path}: row {row_number}: cannot read the file "
                                   f"({type(exc).__name__})") from None
             yield row_to_note(row, source=str(path), row_number=row_number, id_column=id_column,

@@ -243,3 +243,18 @@ def test_recipes_text_dir_an_unreadable_file_is_one_reject(tmp_path, monkeypatch
     notes, rejects = _split(text_dir.read(tmp_path))
     assert [n.id for n in notes] == ["b"]
     assert [(r.note_id, r.reason) for r in rejects] == [("a", "cannot read the file (Permission denied)")]
+
+
+@pytest.mark.parametrize("content", [
+    'id,text\na,"oops\nb,"HPI: pain.\nSecret line, on warfarin.\nPLAN: rest."\n',  # closed too early
+    'id,text\na,fine\nb,"never closed\nSecret line, on warfarin.\n',  # runs to the end
+])
+def test_recipes_csv_an_open_quote_never_turns_note_text_into_ids(tmp_path, content):
+    path = tmp_path / "u.csv"
+    path.write_text(content, encoding="utf-8")
+    records = []
+    with pytest.raises(RecipeError, match="not well-formed CSV") as error:
+        for record in csv_export.read(path):
+            records.append(record)
+    assert "Secret" not in str(error.value) and "warfarin" not in str(error.value)
+    assert all("Secret" not in (r.id if isinstance(r, Note) else r.note_id or "") for r in records)
