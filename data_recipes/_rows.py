@@ -71,6 +71,7 @@ def row_to_note(row: dict[str, Any], *, source: str, row_number: int, id_column:
         patient_id=str(patient).strip() or None if patient is not None else None,
         note_type=str(note_type).strip() or None if note_type is not None else None,
         spans=spans,
+        meta={"row": row_number},
     )
     return checked(note, source, row_number, max_chars)
 

@@ -81,7 +81,7 @@ def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS, gold: str | None = None
     """Yield one Note per distinct transcription and a Reject for every other row.
 
     Rows are numbered from 2 (the header is row 1). Notes come in the file's order, each with
-    ``meta["specialties"]`` (all specialties it is filed under) and its title.
+    ``meta["specialties"]`` (all specialties it is filed under), its title and its row.
     """
     path = Path(path)
     if only_gold and not gold:
@@ -122,7 +122,7 @@ def read(path: Path, *, max_chars: int = MAX_NOTE_CHARS, gold: str | None = None
             id=note_id,
             text=restore_line_breaks(text),
             note_type=note_type_for(specialties.get(i, set()), title) if text else None,
-            meta={"specialties": sorted(specialties.get(i, set())), "title": title},
+            meta={"specialties": sorted(specialties.get(i, set())), "title": title, "row": row_number},
         )
         if only_gold and note_id not in labels:
             yield Reject(source=str(path), row=row_number, note_id=note_id, reason="no gold labels")

@@ -94,6 +94,7 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                     schema=schema, config=config)
     labeler = NoteLabeler(schema)
     records = get_recipe(recipe)(input_path, **(options or {}))
+    source = str(input_path) if input_path else recipe  # where a reject's row is counted
 
     prepared: list[_Prepared] = []
     seen: dict[str, str] = {}
@@ -112,12 +113,12 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                 phi_notes.append(note.id)
                 continue
             if note.id in seen_ids:
-                card.reject(Reject(source=recipe, note_id=note.id,
+                card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
                                    reason="duplicate note id (the first note with it is kept)"))
                 continue
             key = dedupe_key(note.text)
             if key in seen:
-                card.reject(Reject(source=recipe, note_id=note.id,
+                card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
                                    reason=f"duplicate of note {seen[key]} (same normalized text)"))
                 continue
             seen[key] = note.id

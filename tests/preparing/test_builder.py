@@ -112,6 +112,8 @@ def test_dataset_builder_rejects_duplicates_and_bad_notes_and_reconciles(tmp_pat
     reasons = [json.loads(line)["reason"] for line in (tmp_path / "out" / "rejects.jsonl").open()]
     assert reasons == ["duplicate of note n0 (same normalized text)",
                        "duplicate note id (the first note with it is kept)", "empty note"]
+    where = [(r["source"], r["row"]) for r in map(json.loads, (tmp_path / "out" / "rejects.jsonl").open())]
+    assert where == [(str(source), 8), (str(source), 9), (str(source), 10)]  # the header is row 1
 
 
 def test_dataset_builder_masks_residual_phi_and_counts_it(tmp_path):
