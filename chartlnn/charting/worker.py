@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,9 @@ if TYPE_CHECKING:
 
 TASK_BATCHES = 4
 """A task (what one worker charts at a time) is this many batches of notes of similar length."""
+MAX_BATCH_TOKENS = 16384
+"""Padded tokens per forward pass at most; a longer note is read in windows of this many tokens,
+so a worker's memory is bounded whatever the notes' lengths."""
 
 
 class NoteIn(NamedTuple):
@@ -86,7 +88,8 @@ class Charter:
         charts = self.model.chart_many([text for _, text, _, _ in todo],
                                        [note.note_id for note, _, _, _ in todo],
                                        [counts for _, _, _, counts in todo],
-                                       max_batch_tokens=sys.maxsize, max_batch_notes=self.batch_size)
+                                       max_batch_tokens=MAX_BATCH_TOKENS,
+                                       max_batch_notes=self.batch_size)
         for (note, _, masked, _), chart in zip(todo, charts):
             if masked is not None:  # charted the masked copy: back onto the note as given
                 chart = on_original(chart, note.text, masked.to_original)

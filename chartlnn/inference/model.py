@@ -24,6 +24,8 @@ from chartlnn.schema import Schema, load_schema
 from chartlnn.tokenize import encode, load_tokenizer
 
 MODEL_FILES = ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yaml")
+WINDOW_OVERLAP = 256
+"""Tokens of context a long note's window reads past the part it tags, on each side."""
 
 
 class ModelDirError(ChartlnnError, FileNotFoundError):
@@ -83,10 +85,35 @@ class ChartModel:
         note_ids = note_ids if note_ids is not None else [None] * len(texts)
         phi = phi if phi is not None else [None] * len(texts)
         charts: list[dict[str, Any] | None] = [None] * len(texts)
-        for batch in length_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_notes):
-            for i, tagged in zip(batch, self.tag([encoded[i] for i in batch])):
+        lengths = [len(e.ids) for e in encoded]
+        for batch in length_batches(lengths, max_batch_tokens, max_batch_notes):
+            if lengths[batch[0]] > max_batch_tokens:  # alone in its batch: read it in windows
+                tagged_batch = [self.tag_long(encoded[batch[0]], max_batch_tokens)]
+            else:
+                tagged_batch = self.tag([encoded[i] for i in batch])
+            for i, tagged in zip(batch, tagged_batch):
                 charts[i] = self.decoder.decode(texts[i], encoded[i], tagged, note_ids[i], phi[i])
         return charts
+
+    def tag_long(self, note: Encoded, window: int) -> Tagged:
+        """Tags for a note longer than ``window`` tokens, read in overlapping windows so memory
+        stays bounded by the window whatever the note's length: each token takes its tags from
+        the window where it sits farthest from an edge (``WINDOW_OVERLAP`` tokens of context on
+        each side). The note type is the most confident window's."""
+        overlap = min(WINDOW_OVERLAP, window // 4)
+        step = window - 2 * overlap
+        parts, best = [], None
+        for start in range(0, len(note.ids), step):
+            first, stop = max(0, start - overlap), min(len(note.ids), start + step + overlap)
+            tagged = self.tag([Encoded(note.ids[first:stop], note.offsets[first:stop])])[0]
+            keep = slice(start - first, min(start + step, len(note.ids)) - first)
+            parts.append(Tagged(tagged.section[keep], tagged.section_prob[keep], tagged.entity[keep],
+                                tagged.entity_prob[keep], tagged.note_type, tagged.note_type_prob))
+            if best is None or tagged.note_type_prob > best.note_type_prob:
+                best = tagged
+        return Tagged(*(np.concatenate([getattr(p, name) for p in parts]) for name in
+                        ("section", "section_prob", "entity", "entity_prob")),
+                      best.note_type, best.note_type_prob)
 
     def chart(self, text: str, note_id: str | None = None) -> dict[str, Any]:
         """The Chart of one note."""

@@ -138,3 +138,22 @@ def test_decode_entity_tags_are_the_best_valid_bio_sequence():
     stray = np.log(np.array([[0.9, 0.04, 0.02, 0.02, 0.02], [0.1, 0.05, 0.5, 0.3, 0.05]]))
     assert stray.argmax(-1).tolist() == [0, 2]  # argmax: an I-a after O
     assert valid_bio(stray, stray.argmax(-1)).tolist() == [0, 3]  # B-b, the best valid start
+
+
+def test_decode_a_long_note_read_in_windows_tags_like_one_pass(liquid_model):
+    """Windows read with 256 tokens of context each side give nearly the tags of one pass (the
+    recurrence's memory can reach past the overlap, so not always exactly), with exact offsets."""
+    from chartlnn.inference.model import load
+
+    model = load(liquid_model)
+    text = " ".join(f"BP {120 + i % 30}/{70 + i % 20}, HR {60 + i % 40}. Lisinopril {i % 9 + 1} mg daily."
+                    for i in range(300))
+    note = model.encode(text)
+    assert len(note.ids) > 3000
+    whole = model.tag([note])[0]
+    windowed = model.tag_long(note, 1024)
+    assert len(windowed.entity) == len(note.ids)
+    agree = (whole.entity == windowed.entity).mean(), (whole.section == windowed.section).mean()
+    assert min(agree) > 0.97, agree
+    chart = model.chart_many([text], max_batch_tokens=1024)[0]
+    assert all(text[m["start"]:m["end"]] == m["text"] for ms in chart["entities"].values() for m in ms)
