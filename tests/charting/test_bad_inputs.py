@@ -106,3 +106,26 @@ def test_bad_inputs_never_crash_leak_or_lose_a_note(liquid_model, tmp_path):
     assert counts["duplicates.jsonl"] == (2, 1, 1)
     assert counts["bom-crlf.csv"] == counts["cr-only.csv"] == counts["wide.csv"] == (1, 1, 0)
     assert counts["empty.jsonl"] == (0, 0, 0)
+
+
+def _recipe(path: Path) -> str:
+    if path.is_dir():
+        return "text_dir"
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    return {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}[suffixes[-1]]
+
+
+def test_bad_inputs_prepare_keeps_the_same_contract(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for name, path in _cases(inputs).items():
+        out = tmp_path / "prepared" / name.replace("<", "_").replace(">", "_")
+        result = CliRunner().invoke(app, ["prepare", _recipe(path), "-i", str(path), "-o", str(out)])
+        printed = result.output
+        assert result.exit_code in (0, 1), (name, printed)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (name, result.exception)
+        assert "Traceback" not in printed and SECRET not in printed, name
+        assert SECRET.encode() not in _written(out), name
+        if result.exit_code == 0:
+            counts = json.loads((out / "data_card.json").read_text())["counts"]
+            assert counts["reconciles"], name
