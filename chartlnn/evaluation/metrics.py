@@ -28,8 +28,22 @@ bounds. entity_span_partial: same field and any overlap (each gold span matched 
 section_token: tokens given the same section field. section_span: same field and exact bounds."""
 
 
+def _numbers_as_floats(value):
+    """120 and 120.0 are the same reading: sources differ in whether they write whole numbers
+    as integers (the normalizer does for mmHg and /min, JSON exports often do not)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _numbers_as_floats(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers_as_floats(item) for item in value]
+    return value
+
+
 def _value_key(value) -> str:
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(_numbers_as_floats(value), sort_keys=True)
 
 
 def _counts(tp: Counter, fp: Counter, fn: Counter) -> dict[str, list[int]]:

@@ -13,6 +13,14 @@ def test_evaluate_value_counts_are_multisets_and_skip_unreadable_values():
                                         "medication_dose": [0, 1, 0]}
 
 
+def test_evaluate_values_match_whether_whole_numbers_are_written_as_int_or_float():
+    gold = [("bp_systolic", 120.0), ("medication_dose", {"amount": 5, "unit": "mg"}), ("sex", "male")]
+    pred = [("bp_systolic", 120), ("medication_dose", {"unit": "mg", "amount": 5.0}), ("sex", "male")]
+    assert value_counts(gold, pred) == {"bp_systolic": [1, 0, 0], "medication_dose": [1, 0, 0],
+                                        "sex": [1, 0, 0]}
+    assert value_counts([("heart_rate", 72)], [("heart_rate", 72.5)]) == {"heart_rate": [0, 1, 1]}
+
+
 def test_evaluate_char_spans_strict_and_partial_overlap():
     gold = [(0, 10, "age"), (20, 30, "age"), (40, 45, "sex")]
     pred = [(0, 10, "age"), (22, 35, "age"), (25, 28, "age"), (40, 45, "age")]
