@@ -1,11 +1,12 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded three
+"""What structured decoding gives, on one trained model: the same network's tags decoded four
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
 
 1. per-token argmax, spans cut at every B- tag (the decoder before structured decoding);
 2. + entity tags decoded as the most probable valid BIO sequence (``valid_bio``);
-3. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``).
+3. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
+4. + each line voting for one section field before the runs are cut (``whole_lines``).
 
 Each DATA_DIR is a prepared dataset whose test split is scored (e.g. MTSamples silver labels, and
 the gold set prepared with ``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
@@ -28,7 +29,7 @@ METRICS = (("section_token", "section token"), ("section_span", "section span"),
            ("entity_value", "entity value"), ("entity_span_strict", "entity span"))
 
 
-def _argmax_spans(self, encoded, tagged):
+def _argmax_spans(self, text, encoded, tagged):
     """The decoder's spans before structured decoding: BIO runs of the argmax tags."""
     families = []
     for names, tags, probs in ((self.section_tags, tagged.section, tagged.section_prob),
@@ -43,7 +44,8 @@ VARIANTS = {
     "argmax": [mock.patch.object(model_module, "valid_bio", lambda log_probs, chosen: chosen),
                mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
     "+ valid BIO entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
-    "+ section runs": [],
+    "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields))],
+    "+ whole lines": [],
 }
 
 

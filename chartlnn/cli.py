@@ -59,6 +59,9 @@ def prepare(
     schema: Optional[Path] = typer.Option(None, help="Schema YAML (default configs/schema/default.yaml)."),
     tokenizer: Optional[Path] = typer.Option(None, help="Reuse this model's tokenizer (to fine-tune it)."),
     phi: Optional[str] = typer.Option(None, help="Residual PHI: mask (default) or fail."),
+    mix: list[str] = typer.Option([], help="Add another source's notes to the train split only: "
+                                           "RECIPE[:INPUT][,KEY=VALUE...], e.g. synthetic,n=1500. "
+                                           "Repeatable."),
     overwrite: bool = typer.Option(False, help="Replace an existing output directory."),
 ) -> None:
     """Turn notes into a labeled, split, tokenized dataset with a data card."""
@@ -66,16 +69,9 @@ def prepare(
     from chartlnn.preparing.builder import PrepareConfig
     from chartlnn.preparing.builder import prepare as run_prepare
     from chartlnn.schema import load_schema
-    from data_recipes import recipe_options
 
-    allowed = recipe_options(recipe)
-    options = _options(option)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        _fail(f"recipe {recipe!r} has no option {', '.join(unknown)}; it takes: "
-              f"{', '.join(allowed) or 'none'}")
-    if recipe != "synthetic" and input is None:
-        _fail(f"recipe {recipe!r} needs --input")
+    options = _checked_source(recipe, input, option).options
+    mixed = [_mix_source(spec) for spec in mix]
     if out.exists() and any(out.iterdir()) and not overwrite:
         _fail(f"{out}: exists and is not empty (use --overwrite to replace it)")
     overrides = _options(set_)
@@ -84,12 +80,36 @@ def prepare(
     cfg = load_config(PrepareConfig, config, overrides)
     card = run_prepare(recipe, input, out, options=options, config=cfg,
                        schema=load_schema(schema) if schema else None,
-                       tokenizer_from=tokenizer, show_progress=sys.stderr.isatty())
+                       tokenizer_from=tokenizer, mix=mixed, show_progress=sys.stderr.isatty())
     counts = card["counts"]
     console.print(f"wrote {out}: {counts['notes_kept']} notes kept "
                   f"({', '.join(f'{k} {v}' for k, v in card['splits'].items())}), "
                   f"{counts['records_rejected']} rejected; `chartlnn inspect {out}` shows the card",
                   highlight=False, soft_wrap=True)
+
+
+def _checked_source(recipe: str, input: Optional[Path], pairs: list[str], input_hint: str = "--input"):
+    """A recipe, its input and its KEY=VALUE options, checked before any note is read."""
+    from chartlnn.preparing.builder import Source
+    from data_recipes import recipe_options
+
+    allowed = recipe_options(recipe)
+    options = _options(pairs)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        _fail(f"recipe {recipe!r} has no option {', '.join(unknown)}; it takes: "
+              f"{', '.join(allowed) or 'none'}")
+    if recipe != "synthetic" and input is None:
+        _fail(f"recipe {recipe!r} needs {input_hint}")
+    return Source(recipe, input, options)
+
+
+def _mix_source(spec: str):
+    """``RECIPE[:INPUT][,KEY=VALUE...]`` → a checked Source."""
+    head, *pairs = spec.split(",")
+    recipe, _, path = head.partition(":")
+    return _checked_source(recipe.strip(), Path(path) if path else None, pairs,
+                           input_hint=f"an input: --mix {recipe.strip()}:PATH")
 
 
 def _train_settings(config: str, pairs: list[str]):

@@ -45,12 +45,28 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path):
         (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "f"), "-O", "text_column=body"],
          "missing column(s) body"),
         (["inspect", str(tmp_path)], "no data_card.json here"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "g"), "--mix", "synthetic,m=3"],
+         "recipe 'synthetic' has no option m"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "h"), "--mix", "jsonl"],
+         "recipe 'jsonl' needs an input: --mix jsonl:PATH"),
+        (["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "i"), "--mix", "jsonl:nope.jsonl"],
+         "nope.jsonl: file not found"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output, (args, result.output)
         assert result.output.strip().count("\n") == 0, result.output
+
+
+def test_cli_prepare_mixes_another_source_into_train(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES)
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["prepare", "csv", "-i", str(source), "-o", str(out),
+                                 "--mix", "synthetic,n=20,seed=2", "--set", "vocab_size=500"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "data_card.json").read_text())
+    assert card["mixed_into_train"] == {"synthetic": 20} and card["counts"]["notes_kept"] == 32
 
 
 def test_cli_refuses_to_overwrite_without_flag(tmp_path):

@@ -13,6 +13,7 @@ chose; a note type's is the probability of the chosen class. Rule-based spans ha
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -191,6 +192,37 @@ SECTION_ISLAND_TOKENS = 4
 """A run of another section field shorter than this, inside one section, is taken as part of it."""
 
 
+def whole_lines(fields: Sequence[str], newline: Sequence[bool]) -> list[str]:
+    """Per-token section fields with every line given its most common field ("" counts too).
+
+    Sections are runs of whole lines (in MTSamples' silver labels 99.7% of section spans start and
+    end at a line boundary, 98.6% in the gold set), so a line votes as one. A newline token joins
+    the section of the lines either side of it when they share one, and is left out otherwise, so
+    a span ends where its last line does."""
+    out = list(fields)
+    lines, start = [], None  # (first, stop) token ranges between newline tokens
+    for i, is_newline in enumerate(newline):
+        if is_newline and start is not None:
+            lines.append((start, i))
+            start = None
+        elif not is_newline and start is None:
+            start = i
+    if start is not None:
+        lines.append((start, len(out)))
+    if not lines:
+        return [""] * len(out)
+    voted = []
+    for first, stop in lines:
+        field = Counter(out[first:stop]).most_common(1)[0][0]
+        out[first:stop] = [field] * (stop - first)
+        voted.append(field)
+    out[:lines[0][0]] = [""] * lines[0][0]
+    out[lines[-1][1]:] = [""] * (len(out) - lines[-1][1])
+    for (_, gap_first), (gap_stop, _), before, after in zip(lines, lines[1:], voted, voted[1:]):
+        out[gap_first:gap_stop] = [before if before == after else ""] * (gap_stop - gap_first)
+    return out
+
+
 def section_runs(fields: Sequence[str]) -> list[tuple[int, int, str]]:
     """Token-index runs ``(first, last + 1, field)`` of one section field each, from per-token
     section fields ("" for none): short gaps inside a section are filled and short islands of
@@ -226,10 +258,14 @@ class ChartDecoder:
     units: dict[str, str | None]
     model: dict[str, str] = field(default_factory=dict)
 
-    def spans(self, encoded: Encoded, tagged: Tagged) -> tuple[list[FieldSpan], list[FieldSpan]]:
-        """Section and entity spans with confidences, on the text the offsets index. Sections are
-        smoothed into runs (:func:`section_runs`); entities follow the BIO tags."""
-        section_fields = [self.section_tags[t].partition("-")[2] for t in tagged.section]
+    def spans(self, text: str, encoded: Encoded, tagged: Tagged
+              ) -> tuple[list[FieldSpan], list[FieldSpan]]:
+        """Section and entity spans with confidences, on ``text`` (which the offsets index).
+        Sections are voted line by line (:func:`whole_lines`) and smoothed into runs
+        (:func:`section_runs`); entities follow the BIO tags."""
+        newline = [text[a:b] == "\n" for a, b in encoded.offsets]
+        section_fields = whole_lines([self.section_tags[t].partition("-")[2] for t in tagged.section],
+                                     newline)
         entity_tags = [self.entity_tags[t] for t in tagged.entity]
         families = []
         for runs, probs in ((section_runs(section_fields), tagged.section_prob),
@@ -242,7 +278,7 @@ class ChartDecoder:
     def decode(self, text: str, encoded: Encoded, tagged: Tagged, note_id: str | None = None,
                phi: dict[str, int] | None = None) -> dict[str, Any]:
         """The Chart of one note (entity spans widened to whole words, see :func:`whole_words`)."""
-        sections, entities = self.spans(encoded, tagged) if encoded.ids else ([], [])
+        sections, entities = self.spans(text, encoded, tagged) if encoded.ids else ([], [])
         entities = whole_words(text, entities)
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)

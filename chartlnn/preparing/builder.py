@@ -9,7 +9,7 @@ Every input record ends up kept or in the rejects, with a reason; the card recon
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -44,6 +44,9 @@ class PrepareConfig:
     """Seeds the split hash; change it to draw another split."""
     phi: Literal["mask", "fail"]
     """Residual PHI: mask each hit with a typed placeholder, or refuse the whole input."""
+    shift_note_types: list[str]
+    """Notes of these types go to the ``shift`` split, never trained on: a style-shift test of
+    document kinds the model has not seen (e.g. discharge_summary, emergency)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.validation_fraction < 1 or not 0 <= self.test_fraction < 1 \
@@ -72,14 +75,29 @@ class _Prepared:
     input_entities: list[Span]
 
 
+@dataclass
+class Source:
+    """One recipe's notes: the recipe, its input file or folder (None for generated notes), options."""
+
+    recipe: str
+    input_path: str | Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.input_path) if self.input_path else self.recipe
+
+
 def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
             options: dict[str, Any] | None = None, config: PrepareConfig | None = None,
             schema: Schema | None = None, tokenizer_from: str | Path | None = None,
-            show_progress: bool = True) -> dict[str, Any]:
+            mix: list[Source] | None = None, show_progress: bool = True) -> dict[str, Any]:
     """Build the dataset directory ``out`` from a recipe's notes; return the data card.
 
     ``tokenizer_from`` is a model or dataset directory whose ``tokenizer.json`` (and schema) to
-    reuse, so a trained model can be fine-tuned on the new notes.
+    reuse, so a trained model can be fine-tuned on the new notes. ``mix`` adds other sources'
+    notes to the train split only (e.g. synthetic notes rich in rare fields), so validation and
+    test stay the main source's notes.
     """
     config = config or load_config(PrepareConfig)
     out = Path(out)
@@ -93,8 +111,7 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
     card = DataCard(recipe=recipe, input_path=str(input_path) if input_path else None,
                     schema=schema, config=config)
     labeler = NoteLabeler(schema)
-    records = get_recipe(recipe)(input_path, **(options or {}))
-    source = str(input_path) if input_path else recipe  # where a reject's row is counted
+    sources = [Source(recipe, input_path, options or {}), *(mix or [])]
 
     prepared: list[_Prepared] = []
     seen: dict[str, str] = {}
@@ -102,29 +119,35 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
     phi_notes: list[str] = []
     with _progress(show_progress) as progress:
         task = progress.add_task("labeling notes", total=None)
-        for record in records:
-            progress.advance(task)
-            card.count_record()
-            if isinstance(record, Reject):
-                card.reject(record)
-                continue
-            note, phi_counts, gold_dropped = _mask_phi(record)
-            if phi_counts and config.phi == "fail":
-                phi_notes.append(note.id)
-                continue
-            if note.id in seen_ids:
-                card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
-                                   reason="duplicate note id (the first note with it is kept)"))
-                continue
-            key = dedupe_key(note.text)
-            if key in seen:
-                card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
-                                   reason=f"duplicate of note {seen[key]} (same normalized text)"))
-                continue
-            seen[key] = note.id
-            seen_ids.add(note.id)
-            card.count_phi(phi_counts, gold_dropped)
-            prepared.append(_label(note, labeler, key, config, card))
+        for index, src in enumerate(sources):
+            mixed_in = index > 0  # the extra sources teach; they are never validated or tested on
+            source = src.name  # where a reject's row is counted
+            for record in get_recipe(src.recipe)(src.input_path, **src.options):
+                progress.advance(task)
+                card.count_record()
+                if isinstance(record, Reject):
+                    card.reject(record)
+                    continue
+                note, phi_counts, gold_dropped = _mask_phi(record)
+                if phi_counts and config.phi == "fail":
+                    phi_notes.append(note.id)
+                    continue
+                if note.id in seen_ids:
+                    card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
+                                       reason="duplicate note id (the first note with it is kept)"))
+                    continue
+                key = dedupe_key(note.text)
+                if key in seen:
+                    card.reject(Reject(source=source, row=note.meta.get("row"), note_id=note.id,
+                                       reason=f"duplicate of note {seen[key]} (same normalized text)"))
+                    continue
+                seen[key] = note.id
+                seen_ids.add(note.id)
+                card.count_phi(phi_counts, gold_dropped)
+                if mixed_in:
+                    card.count_mixed(source)
+                prepared.append(_label(note, labeler, key, config, card,
+                                       split="train" if mixed_in else None))
     if phi_notes:
         raise PhiFound(f"residual PHI found in {len(phi_notes)} note(s): {', '.join(phi_notes[:50])}"
                        f"{' …' if len(phi_notes) > 50 else ''} (rerun with --phi mask to mask it)")
@@ -185,15 +208,18 @@ def _moved(masked: deid.MaskResult, start: int, end: int) -> tuple[int, int] | N
 
 
 def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
-           card: DataCard) -> _Prepared:
+           card: DataCard, split: str | None = None) -> _Prepared:
     labeled = labeler.label(note)
     card.count_unknown_gold(labeled.unknown_gold)
     input_text, offsets = drop_ranges(note.text, header_ranges(note.text, labeled.header_ranges))
     input_sections, lost_sections = remap_spans(labeled.sections, offsets)
     input_entities, lost_entities = remap_spans(labeled.entities, offsets)
     card.count_dropout(len(labeled.header_ranges), lost_sections + lost_entities)
-    group = note.patient_id or key
-    split = assign_split(group, config.seed, config.validation_fraction, config.test_fraction)
+    if split is None and note.note_type in config.shift_note_types:
+        split = "shift"
+    if split is None:
+        split = assign_split(note.patient_id or key, config.seed, config.validation_fraction,
+                             config.test_fraction)
     return _Prepared(note, split, labeled.sections, labeled.entities, input_text,
                      input_sections, input_entities)
 

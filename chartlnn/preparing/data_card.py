@@ -28,6 +28,7 @@ class DataCard:
     def __init__(self, recipe: str, input_path: str | None, schema: Schema, config: Any) -> None:
         self.recipe, self.input_path, self.schema, self.config = recipe, input_path, schema, config
         self.records_in = 0
+        self.mixed_in = Counter()
         self.rejects: list[Reject] = []
         self.phi = Counter()
         self.phi_notes = 0
@@ -49,6 +50,10 @@ class DataCard:
 
     def count_record(self) -> None:
         self.records_in += 1
+
+    def count_mixed(self, source: str) -> None:
+        """A note of an extra source, added to the train split."""
+        self.mixed_in[source] += 1
 
     def reject(self, reject: Reject) -> None:
         self.rejects.append(reject)
@@ -123,6 +128,7 @@ class DataCard:
                        "records_rejected": self.rejected_total,
                        "reconciles": self.records_in == kept + self.rejected_total},
             "splits": {s: self.notes[s] for s in SPLITS},
+            "mixed_into_train": dict(self.mixed_in),
             "note_types": {s: dict(self.note_types[s].most_common()) for s in SPLITS},
             "unknown_note_types": dict(self.unknown_note_types),
             "labels": {f: {"notes": {s: self.label_notes[f][s] for s in SPLITS},
@@ -170,15 +176,18 @@ def render_markdown(card: dict[str, Any]) -> str:
         "| split | notes |", "|---|---:|",
         *(f"| {s} | {n} |" for s, n in splits.items()),
         "",
+        *(f"Mixed into train: {', '.join(f'{n} notes from `{s}`' for s, n in mixed.items())}.\n"
+          for mixed in [card.get("mixed_into_train")] if mixed),
         "## Labels (notes with the field, and spans by source)",
         "",
-        "| field | train | validation | test | spans by source | negated |",
-        "|---|---:|---:|---:|---|---:|",
+        "| field | train | validation | test | shift | spans by source | negated |",
+        "|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, stats in card["labels"].items():
         sources = ", ".join(f"{k} {v}" for k, v in sorted(stats["spans_by_source"].items())) or "—"
         n = stats["notes"]
-        lines.append(f"| {name} | {n['train']} | {n['validation']} | {n['test']} | {sources} "
+        lines.append(f"| {name} | {n['train']} | {n['validation']} | {n['test']} | {n.get('shift', 0)} "
+                     f"| {sources} "
                      f"| {stats['negated']} |")
     types = Counter()
     for per_split in card["note_types"].values():

@@ -15,7 +15,8 @@ import unicodedata
 
 from sklearn.utils import murmurhash3_32
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test", "shift")
+"""``shift`` holds notes set aside by kind (``shift_note_types``), never by the hash."""
 
 _NOT_WORD = re.compile(r"[\W_]+")
 

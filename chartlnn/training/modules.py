@@ -13,31 +13,46 @@ import torch.nn.functional as F
 from chartlnn.models.masked_lm import MaskedLM, mask_tokens
 from chartlnn.models.tagger import Tagger
 from chartlnn.tag_scores import field_f1
+from chartlnn.tokenize import SPECIAL_TOKENS, UNK
 from chartlnn.training.datamodule import PAD_TAG, batch_tag_names
 from chartlnn.training.optim import adamw_warmup_cosine
 
 
 class TaggerModule(L.LightningModule):
-    """Trains a :class:`Tagger`: cross-entropy on both BIO heads, plus the note type (weighted)."""
+    """Trains a :class:`Tagger`: cross-entropy on both BIO heads, plus the note type (weighted).
+
+    ``token_dropout`` replaces that share of training input tokens with ``[UNK]``, so a tag has to
+    be read from the context as well as from the word itself: unseen drug names and spellings are
+    what the model meets in other hospitals' notes. ``entity_tag_weights`` (one per entity tag, or
+    None) weighs the entity loss per gold tag, so rare fields are not drowned by "O".
+    """
 
     def __init__(self, vocab_size: int, section_tags: list[str], entity_tags: list[str],
                  note_types: list[str], encoder: dict[str, Any], lr: float = 2e-3,
                  weight_decay: float = 0.01, warmup_ratio: float = 0.05,
-                 note_type_weight: float = 0.2, budget_minutes: float | None = None) -> None:
+                 note_type_weight: float = 0.2, budget_minutes: float | None = None,
+                 token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
+        self.register_buffer("entity_weight", None if entity_tag_weights is None
+                             else torch.tensor(entity_tag_weights, dtype=torch.float32), persistent=False)
         self._val_outputs: list[list[list[list[str]]]] = []
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(input_ids, mask)
 
-    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        out = self(batch["input_ids"], batch["mask"])
+    def _loss(self, batch: dict[str, torch.Tensor], train: bool = False
+              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        ids = batch["input_ids"]
+        if train and self.hparams.token_dropout:
+            dropped = (torch.rand(ids.shape, device=ids.device) < self.hparams.token_dropout) & batch["mask"]
+            ids = ids.masked_fill(dropped, SPECIAL_TOKENS.index(UNK))
+        out = self(ids, batch["mask"])
         section = F.cross_entropy(out["section"].flatten(0, 1).float(), batch["section_tags"].flatten(),
                                   ignore_index=PAD_TAG)
         entity = F.cross_entropy(out["entity"].flatten(0, 1).float(), batch["entity_tags"].flatten(),
-                                 ignore_index=PAD_TAG)
+                                 weight=self.entity_weight, ignore_index=PAD_TAG)
         loss = section + entity
         if (batch["note_type"] >= 0).any():
             loss = loss + self.hparams.note_type_weight * F.cross_entropy(
@@ -45,7 +60,7 @@ class TaggerModule(L.LightningModule):
         return loss, out
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _ = self._loss(batch)
+        loss, _ = self._loss(batch, train=True)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
+import numpy as np
 import torch
 import yaml
 from torch import nn
@@ -38,9 +39,12 @@ from chartlnn.errors import ChartlnnError
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.models import ENCODERS, build_encoder
 from chartlnn.training.datamodule import TaggingDataModule
+from chartlnn.tokenize import OUTSIDE
 from chartlnn.training.modules import MaskedLMModule, TaggerModule
 
 MONITOR = "val/field_f1"
+ENTITY_WEIGHT_CAP = 10.0
+"""No entity tag weighs more than this many "O" tokens, however rare it is."""
 
 
 @dataclass
@@ -58,6 +62,11 @@ class TrainConfig:
     """Share of training notes read with their headers kept, drawn per note each epoch; the rest
     are read headerless. Both views teach the model to use a header when a note has one and to
     do without when it has none (validation reads notes headerless)."""
+    token_dropout: float
+    """Share of training input tokens replaced by [UNK] (0: none), so tags are read from context too."""
+    entity_tag_balance: float
+    """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
+    ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
     lr: float
     weight_decay: float
     warmup_ratio: float
@@ -78,6 +87,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.headers_kept_rate <= 1.0:
             raise ValueError("headers_kept_rate must be between 0 and 1")
+        if not 0.0 <= self.token_dropout < 1.0:
+            raise ValueError("token_dropout must be at least 0 and below 1")
+        if self.entity_tag_balance < 0:
+            raise ValueError("entity_tag_balance must not be negative")
 
 
 class TrainError(ChartlnnError, ValueError):
@@ -140,10 +153,25 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         entity_tags=features["input_entity_tags"].feature.names,
         note_types=features["note_type"].names, encoder=encoder, lr=config.lr,
         weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
-        budget_minutes=config.max_minutes)
+        budget_minutes=config.max_minutes, token_dropout=config.token_dropout,
+        entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance))
     if init is not None:
         _load_weights(tagger.net, start["weights"], Path(init))
     return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max")
+
+
+def entity_tag_weights(split, balance: float) -> list[float] | None:
+    """Per entity tag, (count of "O" / count of the tag) ** ``balance`` over the training split's
+    headerless tags, capped at ENTITY_WEIGHT_CAP; "O" weighs 1. None when ``balance`` is 0."""
+    if not balance:
+        return None
+    names = split.features["input_entity_tags"].feature.names
+    counts = np.zeros(len(names))
+    for tags in split["input_entity_tags"]:
+        counts += np.bincount(tags, minlength=len(names))
+    outside = counts[names.index(OUTSIDE)]
+    ratio = np.divide(outside, counts, out=np.full(len(names), np.inf), where=counts > 0)
+    return [float(w) for w in np.minimum(ENTITY_WEIGHT_CAP, np.maximum(1.0, ratio) ** balance)]
 
 
 def pretrain(data: str | Path, out: str | Path, *, model: str | Path = "liquid-small",

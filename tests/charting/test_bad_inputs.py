@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from chartlnn.cli import app

@@ -5,6 +5,7 @@ import pytest
 
 from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
                                        FieldSpan, Tagged, build_chart, model_info, section_runs,
+                                       whole_lines,
                                        valid_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
@@ -157,3 +158,14 @@ def test_decode_a_long_note_read_in_windows_tags_like_one_pass(liquid_model):
     assert min(agree) > 0.97, agree
     chart = model.chart_many([text], max_batch_tokens=1024)[0]
     assert all(text[m["start"]:m["end"]] == m["text"] for ms in chart["entities"].values() for m in ms)
+
+
+def test_decode_whole_lines_vote_per_line_and_newlines_join_only_a_shared_section():
+    # line 1: plan plan exam | line 2: plan "" | blank line | line 3: exam exam
+    fields = ["plan", "plan", "exam", "", "plan", "", "plan", "plan", "exam", "exam"]
+    newline = [False, False, False, True, False, False, True, True, False, False]
+    assert whole_lines(fields, newline) == ["plan", "plan", "plan", "plan", "plan", "plan",
+                                            "", "", "exam", "exam"]
+    # a newline before the first line or after the last belongs to no section
+    assert whole_lines(["plan", "plan", "plan"], [True, False, True]) == ["", "plan", ""]
+    assert whole_lines([], []) == [] and whole_lines(["x"], [True]) == [""]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from chartlnn.preparing.dataset import load_prepared
-from chartlnn.preparing.builder import NothingUsable, PhiFound, prepare
+from chartlnn.preparing.builder import NothingUsable, PhiFound, Source, prepare
 from chartlnn.tokenize import tags_to_spans
 
 from conftest import prepare_config
@@ -178,3 +178,34 @@ def test_dataset_builder_mtsamples_end_to_end(mtsamples_path, tmp_path):
     for name in card["labels"]:
         if name in ("chief_complaint", "medications", "allergies", "physical_exam", "plan"):
             assert card["labels"][name]["notes_total"] >= 30
+
+
+def test_dataset_builder_mixed_sources_go_to_the_train_split_only(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(40))
+    card = prepare("csv", source, tmp_path / "out", show_progress=False,
+                   mix=[Source("synthetic", None, {"n": 30, "seed": 5})])
+    data = load_prepared(tmp_path / "out")
+    assert card["mixed_into_train"] == {"synthetic": 30}
+    assert card["counts"]["records_in"] == 70 and card["counts"]["reconciles"]
+    held_out = [i for s in ("validation", "test") for i in data.splits[s]["id"]]
+    assert held_out and all(i.startswith("n") for i in held_out)
+    assert sum(not i.startswith("n") for i in data.splits["train"]["id"]) == 30
+    assert "30 notes from `synthetic`" in (tmp_path / "out" / "data_card.md").read_text()
+
+
+def test_dataset_builder_shift_note_types_are_set_aside_whatever_the_hash(tmp_path):
+    rows = [{**row, "note_type": "discharge_summary" if i % 4 == 0 else "progress_soap"}
+            for i, row in enumerate(_notes(40))]
+    source = tmp_path / "notes.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "patient_id", "text", "note_type"])
+        writer.writeheader()
+        writer.writerows(rows)
+    card = prepare("csv", source, tmp_path / "out", show_progress=False,
+                   config=prepare_config(shift_note_types=["discharge_summary"]))
+    data = load_prepared(tmp_path / "out")
+    assert card["splits"]["shift"] == 10
+    assert set(data.splits["shift"]["id"]) == {f"n{i}" for i in range(0, 40, 4)}
+    assert card["note_types"]["shift"] == {"discharge_summary": 10}
+    assert all("discharge_summary" not in card["note_types"][s] for s in ("train", "validation", "test"))

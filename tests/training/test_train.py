@@ -164,3 +164,54 @@ def test_train_reads_notes_with_headers_at_the_kept_rate(dataset):
         assert always["input_ids"][i, :len(headed[i])].tolist() == headed[i]
     with pytest.raises(ConfigError, match="headers_kept_rate"):
         load_config(TrainConfig, overrides={"headers_kept_rate": 1.5})
+
+
+def _sparse_fields_dataset(tmp_path, validation_fraction=0.2):
+    """Notes in which most entity fields never occur and the allergen occurs once."""
+    import csv
+
+    rows = [{"id": f"n{i}", "text": f"CHIEF COMPLAINT: Cough for {i + 2} days.\n"
+                                    f"MEDICATIONS: Aspirin {80 + i} mg daily.\n"
+                                    + ("ALLERGIES: Penicillin.\n" if i == 0 else "") + "PLAN: Rest."}
+            for i in range(30)]
+    source = tmp_path / "sparse.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "sparse"
+    prepare("csv", source, out, show_progress=False,
+            config=prepare_config(vocab_size=300, validation_fraction=validation_fraction,
+                                  test_fraction=0.0))
+    return out
+
+
+def test_train_entity_tag_weights_lift_rare_tags_and_cap_absent_ones(tmp_path):
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.train import ENTITY_WEIGHT_CAP, entity_tag_weights
+
+    split = load_prepared(_sparse_fields_dataset(tmp_path)).splits["train"]
+    names = split.features["input_entity_tags"].feature.names
+    weights = dict(zip(names, entity_tag_weights(split, 0.5)))
+    assert entity_tag_weights(split, 0.0) is None
+    assert weights["O"] == 1.0
+    assert 1.0 < weights["B-medication"] < weights["B-allergen"] <= ENTITY_WEIGHT_CAP
+    assert weights["B-heart_rate"] == ENTITY_WEIGHT_CAP  # never seen: capped, not infinite
+
+
+def test_train_on_fields_absent_or_seen_once_with_dropout_and_balance(tmp_path):
+    data = _sparse_fields_dataset(tmp_path)
+    config = load_config(TrainConfig, overrides={**vars(FAST), "token_dropout": 0.2,
+                                                 "entity_tag_balance": 0.5})
+    metrics = train(data, tmp_path / "model", model_overrides=TINY["liquid"], config=config)
+    assert 0.0 <= metrics["val/field_f1"] <= 1.0
+    chart = load(tmp_path / "model").chart("Aspirin 81 mg daily. Allergic to penicillin.")
+    validate_chart(chart)
+    with pytest.raises(ConfigError, match="token_dropout"):
+        load_config(TrainConfig, overrides={"token_dropout": 1.0})
+
+
+def test_train_without_validation_notes_is_one_clear_error(tmp_path):
+    data = _sparse_fields_dataset(tmp_path, validation_fraction=0.0)
+    with pytest.raises(TrainError, match="validation"):
+        train(data, tmp_path / "model", model_overrides=TINY["liquid"], config=FAST)
