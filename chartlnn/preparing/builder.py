@@ -128,6 +128,11 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                 if isinstance(record, Reject):
                     card.reject(record)
                     continue
+                if mixed_in and record.note_type in config.shift_note_types:
+                    card.reject(Reject(source=source, row=record.meta.get("row"), note_id=record.id,
+                                       reason="note type held out for the shift split "
+                                              "(a mixed-in source only trains)"))
+                    continue
                 note, phi_counts, gold_dropped = _mask_phi(record)
                 if phi_counts and config.phi == "fail":
                     phi_notes.append(note.id)

@@ -209,3 +209,16 @@ def test_dataset_builder_shift_note_types_are_set_aside_whatever_the_hash(tmp_pa
     assert set(data.splits["shift"]["id"]) == {f"n{i}" for i in range(0, 40, 4)}
     assert card["note_types"]["shift"] == {"discharge_summary": 10}
     assert all("discharge_summary" not in card["note_types"][s] for s in ("train", "validation", "test"))
+
+
+def test_dataset_builder_mixed_notes_of_a_shift_type_are_held_out_and_counted(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(20))
+    card = prepare("csv", source, tmp_path / "out", show_progress=False,
+                   config=prepare_config(shift_note_types=["discharge_summary"]),
+                   mix=[Source("synthetic", None, {"n": 40, "seed": 5})])
+    held = card["rejects"]["by_reason"].get(
+        "note type held out for the shift split (a mixed-in source only trains)", 0)
+    assert held > 0 and card["mixed_into_train"] == {"synthetic": 40 - held}
+    assert card["counts"]["reconciles"] and card["splits"]["shift"] == 0
+    assert "discharge_summary" not in card["note_types"]["train"]
