@@ -15,9 +15,10 @@ def adamw_warmup_cosine(module: nn.Module, lr: float, weight_decay: float, warmu
     """Lightning's ``configure_optimizers`` answer. No weight decay on biases, norms, embeddings;
     the learning rate ends at 5% of its peak.
 
-    With a wall-clock budget the cosine runs on whichever is further along, steps or time, so a
-    model trained for "15 minutes" gets its whole schedule in them however fast it is — the fair
-    way to compare models of different speed under one budget.
+    With a wall-clock budget the warm-up and the cosine each run on whichever is further along,
+    steps or time, so a model trained for "15 minutes" gets its whole schedule in them however
+    fast it is (the fair way to compare models of different speed under one budget), and a large
+    ``max_epochs`` beside a short budget does not leave it warming up the whole run.
     """
     decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "embed" not in n]
     no_decay = [p for n, p in module.named_parameters() if p.ndim < 2 or "embed" in n]
@@ -29,11 +30,15 @@ def adamw_warmup_cosine(module: nn.Module, lr: float, weight_decay: float, warmu
     started = time.monotonic()
 
     def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
+        elapsed = time.monotonic() - started
+        warm = (step + 1) / warmup
+        if budget_seconds and warmup_ratio > 0:
+            warm = max(warm, elapsed / (warmup_ratio * budget_seconds))
+        if warm < 1:
+            return warm
+        progress = max(0.0, (step - warmup) / max(1, total - warmup))
         if budget_seconds:
-            progress = max(progress, (time.monotonic() - started) / budget_seconds)
+            progress = max(progress, elapsed / budget_seconds)
         progress = min(1.0, progress)
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
