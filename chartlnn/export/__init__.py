@@ -1,1 +1,2 @@
-"""Charts out to other formats: FHIR R4 bundles and a self-contained HTML page."""
+"""Charts out to other formats: FHIR R4 bundles, a self-contained HTML page, and spaCy Docs (the
+``chartlnn`` pipeline component)."""
