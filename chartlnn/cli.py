@@ -126,7 +126,8 @@ def _train_settings(config: str, pairs: list[str]):
 def train(
     data: Path = typer.Option(..., "--data", "-d", help="A prepared dataset directory."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
-    model: str = typer.Option("liquid-small", help="liquid-small, cfc-small, transformer-small or a YAML path."),
+    model: str = typer.Option("liquid-small", help="liquid-small, cfc-small, transformer-small, "
+                                                   "transformer-tiny or a YAML path."),
     config: str = typer.Option("default", help="Train config: a name in configs/train or a YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override KEY=VALUE (train keys; model.KEY for the model)."),
     init: Optional[Path] = typer.Option(None, help="Start from this trained or pretrained model directory."),

@@ -4,6 +4,7 @@ keys are the net's own, so inference loads them without Lightning)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import lightning as L
@@ -70,11 +71,16 @@ class TaggerModule(L.LightningModule):
         self._val_outputs.append(batch_tag_names(batch, out, self.hparams.section_tags,
                                                  self.hparams.entity_tags))
 
+    def on_train_start(self) -> None:
+        self._started = time.monotonic()
+
     def on_validation_epoch_end(self) -> None:
         columns = [sum((o[i] for o in self._val_outputs), []) for i in range(4)]
         self._val_outputs.clear()
         for name, value in field_f1(*columns).items():
             self.log(f"val/{name}", value, prog_bar=name == "field_f1")
+        if hasattr(self, "_started"):  # training minutes so far: the learning curve's x axis
+            self.log("val/train_minutes", (time.monotonic() - self._started) / 60)
 
     def configure_optimizers(self) -> dict[str, Any]:
         return _optimizer(self)
