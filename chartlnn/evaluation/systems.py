@@ -50,13 +50,25 @@ def load_systems(data, model_dirs: Sequence[str | Path], rules: bool, device: st
         if model.tokenizer.to_str() != data.tokenizer.to_str():
             raise EvaluateError(f"{path}: the model's tokenizer differs from {data.path}'s; "
                                 f"prepare the data with --tokenizer {path}")
-        names = [s.name for s in systems]
-        name = model.decoder.model["name"]
-        name = name if name not in names else f"{name} ({Path(path).parent.name})"
-        systems.append(System(name, str(path), model.chart_many, model))
+        systems.append(System(_unique_name(model.decoder.model["name"], Path(path),
+                                           [s.name for s in systems]),
+                              str(path), model.chart_many, model))
     if rules:
         systems.append(System(RULES, None, _rules_charter(data.schema)))
     return systems
+
+
+def _unique_name(name: str, path: Path, taken: list[str]) -> str:
+    """The model's name, or with the shortest end of its path that no earlier system has
+    (``liquid-small (abl/mix)``), so reports tell models of one kind apart."""
+    if name not in taken:
+        return name
+    parts = path.resolve().parts
+    for k in range(1, len(parts) + 1):
+        candidate = f"{name} ({'/'.join(parts[-k:])})"
+        if candidate not in taken:
+            return candidate
+    return f"{name} ({path})"
 
 
 def _rules_charter(schema) -> Callable[[list[str], list[str]], list[dict]]:
