@@ -7,6 +7,7 @@ Model directory::
     tokenizer.json      the dataset's tokenizer
     schema.yaml         the schema the labels follow
     metrics.json        validation metrics of the selected checkpoint
+    MODEL_CARD.md       the Hugging Face model card: use, data counts, metrics, parent (no note text)
     checkpoints/        Lightning's last and best checkpoints (resume after an interruption)
     logs/               CSV (and TensorBoard, if installed) training logs
 
@@ -17,6 +18,7 @@ The selection rule is the same for every model: the checkpoint with the best val
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import sys
@@ -39,6 +41,7 @@ from chartlnn.errors import ChartlnnError
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.models import ENCODERS, build_encoder
 from chartlnn.training.datamodule import TaggingDataModule
+from chartlnn.training.model_card import TrainingRun, hardware, render_model_card
 from chartlnn.tokenize import OUTSIDE
 from chartlnn.training.modules import MaskedLMModule, TaggerModule
 
@@ -131,8 +134,9 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
     """Fit a tagger on ``data``, write the model directory ``out``, return its validation metrics.
 
     ``init`` starts from a trained (or pretrained) model directory: its architecture is used and
-    its weights loaded; the dataset must have been prepared with its tokenizer. A run whose
-    ``out`` holds a last checkpoint but no model yet resumes from that checkpoint.
+    its weights loaded; the dataset must have been prepared with its tokenizer; config.yaml and
+    the model card name it as the parent. A run whose ``out`` holds a last checkpoint but no
+    model yet resumes from that checkpoint.
     """
     config = config or load_config(TrainConfig)
     data, out = Path(data), Path(out)
@@ -142,8 +146,11 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         start = _read_model_dir(Path(init))
         _check_same_tokenizer(Path(init), data)
         encoder = start["config"]["model"]
+        parent = {"path": str(init), "tokenizer_sha256": hashlib.sha256(
+            (Path(init) / "tokenizer.json").read_bytes()).hexdigest()}
     else:
         encoder = model_config(model, model_overrides)
+        parent = None
     features = dataset.splits["train"].features
     _check_splits(dataset, data)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -157,7 +164,7 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance))
     if init is not None:
         _load_weights(tagger.net, start["weights"], Path(init))
-    return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max")
+    return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max", parent)
 
 
 def entity_tag_weights(split, balance: float) -> list[float] | None:
@@ -205,9 +212,11 @@ def _check_splits(dataset, data: Path) -> None:
 
 
 def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: TrainConfig,
-                    encoder: dict[str, Any], monitor: str, mode: str) -> dict[str, float]:
+                    encoder: dict[str, Any], monitor: str, mode: str,
+                    parent: dict[str, str] | None = None) -> dict[str, float]:
     """Fit (resuming from out/checkpoints/last.ckpt if a run was cut short), reload the best
-    checkpoint, measure it on validation, write the model directory."""
+    checkpoint, measure it on validation, write the model directory (``parent``: the ``--init``
+    model's path and tokenizer hash, recorded in config.yaml)."""
     datamodule = TaggingDataModule(data, batch_size=config.batch_size,
                                    max_train_tokens=config.max_train_tokens,
                                    num_workers=config.num_workers, seed=config.seed,
@@ -215,10 +224,16 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
+    run = TrainingRun(
+        epochs=trainer.current_epoch, steps=trainer.global_step,
+        parameters=sum(p.numel() for p in module.net.parameters()),
+        encoder_parameters=sum(p.numel() for p in module.net.encoder.parameters()),
+        hardware=hardware(trainer.strategy.root_device, trainer.num_devices * trainer.num_nodes),
+        precision=str(trainer.precision))
     results = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.is_global_zero:
-        _export(out, module, encoder, config, data, metrics)
+        _export(out, module, encoder, config, data, metrics, parent, run)
     return metrics
 
 
@@ -254,7 +269,8 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
 
 
 def _export(out: Path, module: L.LightningModule, encoder: dict[str, Any], config: TrainConfig,
-            data: Path, metrics: dict[str, float]) -> None:
+            data: Path, metrics: dict[str, float], parent: dict[str, str] | None,
+            run: TrainingRun) -> None:
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in module.net.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
@@ -266,10 +282,16 @@ def _export(out: Path, module: L.LightningModule, encoder: dict[str, Any], confi
                                "note_types": list(hp.note_types)}
     else:
         effective["pretrained"] = "masked-token prediction; fine-tune with `chartlnn train --init`"
+    if parent is not None:
+        effective["parent"] = parent
     (out / "config.yaml").write_text(yaml.safe_dump(effective, sort_keys=False), encoding="utf-8")
     shutil.copy(data / "tokenizer.json", out / "tokenizer.json")
     shutil.copy(data / "schema.yaml", out / "schema.yaml")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    card_file = data / "data_card.json"
+    data_card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.exists() else None
+    (out / "MODEL_CARD.md").write_text(render_model_card(out.name, effective, metrics, data_card, run),
+                                       encoding="utf-8")
 
 
 def _read_model_dir(path: Path) -> dict[str, Any]:
