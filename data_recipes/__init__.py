@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from chartlnn.notes import Note, Reject
-from data_recipes import (brat, csv_export, jsonl_export, mtsamples, parquet_export, synthetic,
-                          text_dir)
+from data_recipes import (brat, csv_export, jsonl_export, labelstudio, mtsamples, parquet_export,
+                          synthetic, text_dir)
 from data_recipes._common import RecipeError
 
 Recipe = Callable[..., Iterator[Note | Reject]]
@@ -24,6 +24,7 @@ RECIPES: dict[str, Recipe] = {
     "jsonl": jsonl_export.read,
     "parquet": parquet_export.read,
     "brat": brat.read,
+    "labelstudio": labelstudio.read,
     "text_dir": text_dir.read,
 }
 

@@ -16,7 +16,8 @@ def _split(records):
 
 
 def test_recipes_registry_names_every_recipe():
-    assert set(RECIPES) == {"synthetic", "mtsamples", "csv", "jsonl", "parquet", "brat", "text_dir"}
+    assert set(RECIPES) == {"synthetic", "mtsamples", "csv", "jsonl", "parquet", "brat", "labelstudio",
+                            "text_dir"}
     assert "n" in recipe_options("synthetic")
     assert "id_column" in recipe_options("csv")
     with pytest.raises(RecipeError, match="unknown recipe 'nope'"):
