@@ -49,7 +49,8 @@ def _options(pairs: list[str]) -> dict:
 
 @command
 def prepare(
-    recipe: str = typer.Argument(..., help="synthetic, mtsamples, csv, jsonl, brat or text_dir"),
+    recipe: str = typer.Argument(..., help="A recipe: `chartlnn recipes` lists them (synthetic, "
+                                           "mtsamples, csv, jsonl, parquet, brat, labelstudio, text_dir)."),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="File or folder of notes."),
     out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to create."),
     option: list[str] = typer.Option([], "--option", "-O",
@@ -254,7 +255,7 @@ def recipes() -> None:
     for name, read in RECIPES.items():
         summary = (sys.modules[read.__module__].__doc__ or "").strip().splitlines()[0]
         options = ", ".join(f"{k}={v!r}" for k, v in recipe_options(name).items())
-        typer.echo(f"{name:10s} {summary}\n{'':10s} options: {options or 'none'}")
+        typer.echo(f"{name:12s} {summary}\n{'':12s} options: {options or 'none'}")
 
 
 @command

@@ -27,7 +27,7 @@ from chartlnn.notes import Note, Reject, Span
 from chartlnn.schema import Schema, load_schema
 from chartlnn.preparing.splits import SPLITS, assign_split, dedupe_key
 from chartlnn.tokenize import encode, load_tokenizer, spans_to_tags, train_tokenizer
-from data_recipes import get_recipe
+from data_recipes import get_recipe, recipe_options
 
 @dataclass
 class PrepareConfig:
@@ -122,7 +122,7 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
         for index, src in enumerate(sources):
             mixed_in = index > 0  # the extra sources teach; they are never validated or tested on
             source = src.name  # where a reject's row is counted
-            for record in get_recipe(src.recipe)(src.input_path, **src.options):
+            for record in get_recipe(src.recipe)(src.input_path, **_with_schema(src, schema)):
                 progress.advance(task)
                 card.count_record()
                 if isinstance(record, Reject):
@@ -175,6 +175,14 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
     save_prepared(out, splits, tokenizer, schema, card.to_dict(), card.to_markdown())
     _write_rejects(out / "rejects.jsonl", card.rejects)
     return card.to_dict()
+
+
+def _with_schema(src: Source, schema: Schema) -> dict[str, Any]:
+    """The source's options, plus the run's schema for a recipe that checks labels against one
+    (unless the user named a schema for it), so a hospital's own fields are not rejected."""
+    if "schema" in recipe_options(src.recipe) and src.options.get("schema") is None:
+        return {**src.options, "schema": schema}
+    return src.options
 
 
 def _progress(show: bool) -> Progress:

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from chartlnn.cli import app
 from chartlnn.notes import Note, Reject
-from chartlnn.preparing.builder import prepare
+from chartlnn.preparing.builder import NothingUsable, prepare
 from chartlnn.preparing.dataset import load_prepared
 from data_recipes import RecipeError, labelstudio
 
@@ -252,3 +252,24 @@ def test_labelstudio_cli_prepares_an_export_and_a_bad_file_is_one_line_exit_1(tm
     assert result.exit_code == 1, result.output
     assert "bad.json: not valid JSON" in result.output
     assert result.output.strip().count("\n") == 0, result.output
+
+
+def test_labelstudio_prepare_checks_labels_against_the_run_schema(tmp_path):
+    from chartlnn.config import shipped_config
+    from chartlnn.schema import load_schema
+
+    text = TEXT + " Pain score 7 of 10."
+    task = _task(300, text, [_annotation(1, _full_result(text) + _at(text, "7", "pain_score"))])
+    export = _write(tmp_path / "export.json", [task])
+    custom = tmp_path / "schema.yaml"
+    custom.write_text(shipped_config("schema").read_text(encoding="utf-8").replace(
+        "entities:\n", "entities:\n  pain_score:\n    description: Pain on a 0-10 scale.\n", 1),
+        encoding="utf-8")
+    config = prepare_config(vocab_size=300, validation_fraction=0.0, test_fraction=0.0)
+    with pytest.raises(NothingUsable, match="label 'pain_score' is not a section or entity field"):
+        prepare("labelstudio", export, tmp_path / "a", show_progress=False, config=config)
+    card = prepare("labelstudio", export, tmp_path / "b", show_progress=False, config=config,
+                   schema=load_schema(custom))
+    assert card["counts"]["notes_kept"] == 1
+    spans = load_prepared(tmp_path / "b").splits["train"][0]["full_spans"]
+    assert ("pain_score", "gold") in {(s["label"], s["source"]) for s in spans}
