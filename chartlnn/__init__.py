@@ -2,9 +2,10 @@
 
 Each step is a library function first and a CLI command second, named after its command:
 ``chartlnn.prepare(...)``, ``chartlnn.train(...)``, ``chartlnn.pretrain(...)``,
-``chartlnn.load(...)`` (then ``.chart(text)``), ``chartlnn.chart(...)`` (the batch job) and
-``chartlnn.evaluate(...)``. They live in the room of their stage (``preparing``, ``training``,
-``inference``, ``charting``, ``evaluation``) and are imported on first use, so that
+``chartlnn.load(...)`` (then ``.chart(text)``), ``chartlnn.chart(...)`` (the batch job),
+``chartlnn.annotate(...)`` (review tasks) and ``chartlnn.evaluate(...)``. They live in the room of
+their stage (``preparing``, ``training``, ``inference``, ``charting``, ``annotating``,
+``evaluation``) and are imported on first use, so that
 ``import chartlnn`` and ``chartlnn --help`` stay fast and charting never imports Lightning.
 """
 
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {"prepare": "chartlnn.preparing.builder", "load_prepared": "chartlnn.preparing.dataset",
          "train": "chartlnn.training.train", "pretrain": "chartlnn.training.train",
          "load": "chartlnn.inference.model", "chart": "chartlnn.charting.run",
-         "evaluate": "chartlnn.evaluation.run"}
+         "annotate": "chartlnn.annotating.run", "evaluate": "chartlnn.evaluation.run"}
 
 
 def __getattr__(name: str):

@@ -305,6 +305,42 @@ def chart(
 
 
 @command
+def annotate(
+    model: Path = typer.Option(..., "--model", "-m", help="A trained model directory."),
+    input: Path = typer.Option(..., "--input", "-i", help="CSV(.gz), JSONL(.gz), Parquet, or a folder of .txt notes."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the review tasks; run again "
+                             "into it for the next round (notes already exported are skipped)."),
+    fmt: str = typer.Option("labelstudio", "--format", help="labelstudio (tasks.json + "
+                            "labeling_config.xml) or brat (NAME.txt + NAME.ann + annotation.conf)."),
+    select: str = typer.Option("uncertainty", help="uncertainty: least sure first (1 - mean "
+                               "probability of the chosen tag over the note's tokens, section and "
+                               "entity heads; it also sees entities the model was unsure enough "
+                               "to miss); random: a seeded sample; all: input order."),
+    number: Optional[int] = typer.Option(None, "-n", "--notes", help="Notes to export this round (default: all)."),
+    seed: int = typer.Option(0, help="Seed of --select random."),
+    skip_from: list[Path] = typer.Option([], help="Also skip the notes exported into this earlier "
+                                         "--out folder. Repeatable."),
+    reader: Optional[str] = typer.Option(None, help="Recipe that reads --input (default: from its suffix)."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Reader option KEY=VALUE (see `chartlnn recipes`)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Write pre-annotated review tasks (Label Studio or brat), the notes the model is least sure of first."""
+    from chartlnn.annotating.run import annotate as run_annotate
+
+    summary = run_annotate(model, input, out, fmt=fmt, select=select, n=number, seed=seed,
+                           reader=reader, options=_options(option), skip_from=skip_from,
+                           device=device)
+    console.print(f"round {summary.round}: {summary.records} notes in: {summary.written} tasks "
+                  f"written, {summary.rejected} rejected (see {summary.rejects}), "
+                  f"{summary.not_selected} not selected, {summary.skipped} skipped as exported "
+                  f"before; wrote {summary.tasks}", highlight=False, soft_wrap=True)
+    if not summary.reconciled:
+        _fail(f"{summary.records} notes in but {summary.written} written + {summary.rejected} "
+              f"rejected + {summary.not_selected} not selected + {summary.skipped} skipped: the "
+              "counts do not reconcile")
+
+
+@command
 def version() -> None:
     """Print the version."""
     from chartlnn import __version__

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RANKS = {"base": 0, "data_recipes": 1, "preparing": 2, "models": 2, "training": 3, "inference": 3,
-         "export": 3, "charting": 4, "evaluation": 4, "cli": 5}
+         "export": 3, "charting": 4, "evaluation": 4, "annotating": 5, "cli": 6}
 """Each room's level: a module may import its own room and rooms of a lower level only."""
 BASE = {"errors", "notes", "schema", "config", "tokenize", "deid", "normalize", "tag_scores"}
 

@@ -57,8 +57,10 @@ def pick_reader(input: Path, reader: str | None) -> str:
                         f"({', '.join(sorted(set(READERS_BY_SUFFIX.values())))} or text_dir)")
 
 
-def _records(input: Path, reader: str, options: dict[str, Any], parts: Path) -> Iterator[Note | Reject]:
-    """The reader's records, started already so that an unusable input fails before any work."""
+def read_records(input: Path, reader: str, options: dict[str, Any], parts: Path
+                 ) -> Iterator[Note | Reject]:
+    """The reader's records, started already so that an unusable input fails before any work
+    (``parts``: where a mid-file failure looks for shards already charted, to say so)."""
     from data_recipes import RecipeError, get_recipe, recipe_options
 
     try:
@@ -125,8 +127,8 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     if min(shard_size, batch_size) < 1 or (workers or 0) < 0:
         raise ChartRunError("shard size and batch size must be at least 1, workers at least 0")
     reader = pick_reader(input, reader)
-    records = _records(input, reader, options, out / PARTS)
-    model = _load(model_dir, device)
+    records = read_records(input, reader, options, out / PARTS)
+    model = load_model(model_dir, device)
     if workers is None:
         workers = 0 if model.device.type == "cuda" else cores()
     identity = run_identity(model_dir, input, reader, options, phi, fmt, shard_size)
@@ -138,7 +140,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     skipped = sum(counts["records"] for counts in done.values())
     total = None
     if progress != "off":
-        total = sum(1 for _ in _records(input, reader, options, out / PARTS))
+        total = sum(1 for _ in read_records(input, reader, options, out / PARTS))
     meter = Progress(progress, total, skipped)
     settings = dict(device=device, phi=phi, batch_size=batch_size, fhir=fmt == "fhir",
                     workers=workers)
@@ -173,7 +175,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     return summary
 
 
-def _load(model_dir: Path, device: str) -> ChartModel:
+def load_model(model_dir: Path, device: str) -> ChartModel:
     """The model, or one ChartRunError line saying why it cannot be used here."""
     import torch
 

@@ -157,15 +157,15 @@ def run_identity(model_dir: Path, input: Path, reader: str, options: dict[str, A
     from chartlnn.inference.model import MODEL_FILES
 
     files = sorted(p for p in input.rglob("*") if p.is_file()) if input.is_dir() else [input]
-    return {"model": _sha256(model_dir, [model_dir / name for name in MODEL_FILES]),
+    return {"model": sha256_files(model_dir, [model_dir / name for name in MODEL_FILES]),
             "input": {"path": str(input.resolve()), "files": len(files),
                       "bytes": sum(p.stat().st_size for p in files),
-                      "sha256": _sha256(input if input.is_dir() else input.parent, files)},
+                      "sha256": sha256_files(input if input.is_dir() else input.parent, files)},
             "reader": reader, "options": options, "phi": phi, "format": fmt,
             "shard_size": shard_size}
 
 
-def _sha256(root: Path, files: Sequence[Path]) -> str:
+def sha256_files(root: Path, files: Sequence[Path]) -> str:
     """One digest of the files' paths (relative to ``root``) and contents, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     for path in files:

@@ -2,7 +2,8 @@
 
 Charting is three steps, :meth:`ChartModel.encode` (tokenize), :meth:`ChartModel.tag` (one
 padded forward pass over many notes) and ``ChartModel.decoder.decode`` (tags → Chart);
-:meth:`ChartModel.chart_many` runs them over any number of notes, batched by length.
+:meth:`ChartModel.chart_many` runs them over any number of notes, batched by length
+(:meth:`ChartModel.tag_many` stops before decoding, for callers that need the probabilities).
 """
 
 from __future__ import annotations
@@ -74,26 +75,36 @@ class ChartModel:
                                  int(note_type[row]), float(type_prob[row])))
         return tagged
 
-    def chart_many(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None,
-                   phi: Sequence[dict[str, int] | None] | None = None, *,
-                   max_batch_tokens: int = 16384, max_batch_notes: int = 32) -> list[dict[str, Any]]:
-        """Charts of any number of notes (read as given: headers or not), in order: notes of
-        similar length are batched together (at most ``max_batch_notes`` notes and
-        ``max_batch_tokens`` padded tokens per forward pass) so padding costs little. ``phi``:
-        each note's residual-PHI counts, written into its chart."""
+    def tag_many(self, texts: Sequence[str], *, max_batch_tokens: int = 16384,
+                 max_batch_notes: int = 32) -> list[tuple[Encoded, Tagged]]:
+        """Each note's tokens and tags (per token, the chosen tag and its probability), in order;
+        notes of similar length are batched together (at most ``max_batch_notes`` notes and
+        ``max_batch_tokens`` padded tokens per forward pass) so padding costs little. Public for
+        callers that need the per-token probabilities behind a Chart (`annotate`'s uncertainty)."""
         encoded = [self.encode(text) for text in texts]
-        note_ids = note_ids if note_ids is not None else [None] * len(texts)
-        phi = phi if phi is not None else [None] * len(texts)
-        charts: list[dict[str, Any] | None] = [None] * len(texts)
+        tagged: list[Tagged | None] = [None] * len(texts)
         lengths = [len(e.ids) for e in encoded]
         for batch in length_batches(lengths, max_batch_tokens, max_batch_notes):
             if lengths[batch[0]] > max_batch_tokens:  # alone in its batch: read it in windows
                 tagged_batch = [self.tag_long(encoded[batch[0]], max_batch_tokens)]
             else:
                 tagged_batch = self.tag([encoded[i] for i in batch])
-            for i, tagged in zip(batch, tagged_batch):
-                charts[i] = self.decoder.decode(texts[i], encoded[i], tagged, note_ids[i], phi[i])
-        return charts
+            for i, one in zip(batch, tagged_batch):
+                tagged[i] = one
+        return list(zip(encoded, tagged))
+
+    def chart_many(self, texts: Sequence[str], note_ids: Sequence[str | None] | None = None,
+                   phi: Sequence[dict[str, int] | None] | None = None, *,
+                   max_batch_tokens: int = 16384, max_batch_notes: int = 32) -> list[dict[str, Any]]:
+        """Charts of any number of notes (read as given: headers or not), in order, tagged as
+        :meth:`tag_many` batches them. ``phi``: each note's residual-PHI counts, written into its
+        chart."""
+        note_ids = note_ids if note_ids is not None else [None] * len(texts)
+        phi = phi if phi is not None else [None] * len(texts)
+        tagged = self.tag_many(texts, max_batch_tokens=max_batch_tokens,
+                               max_batch_notes=max_batch_notes)
+        return [self.decoder.decode(text, encoded, one, note_id, counts)
+                for text, (encoded, one), note_id, counts in zip(texts, tagged, note_ids, phi)]
 
     def tag_long(self, note: Encoded, window: int) -> Tagged:
         """Tags for a note longer than ``window`` tokens, read in overlapping windows so memory
