@@ -26,8 +26,6 @@ TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr
               "warmup_ratio", "headers_kept_rate", "token_dropout", "entity_tag_balance",
               "early_stopping_patience", "seed")
 """The train config keys that change what a model learns (config.yaml holds them all)."""
-NOT_A_METRIC = "train_minutes"
-"""Logged with the validation metrics, but a duration, not a score of the model."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,8 @@ class TrainingRun:
     hardware: str
     """What it trained on, e.g. ``1 × NVIDIA H200`` or ``CPU (AMD EPYC 7B13), 1 process``."""
     precision: str
+    minutes: float
+    """Wall-clock minutes the fit ran (resumed runs: this session's part)."""
 
 
 def hardware(device: torch.device, count: int) -> str:
@@ -85,7 +85,7 @@ def render_model_card(name: str, config: dict[str, Any], metrics: dict[str, floa
 
 def _metric_rows(metrics: dict[str, float]) -> list[tuple[str, str, float]]:
     """(type, description, value) per validation metric, headline first."""
-    scores = {k.removeprefix("val/"): v for k, v in metrics.items() if not k.endswith(NOT_A_METRIC)}
+    scores = {k.removeprefix("val/"): v for k, v in metrics.items()}
     order = [k for k in HEADLINE if k in scores] + sorted(k for k in scores if k not in HEADLINE)
     names = {"field_f1": "field F1 (macro over fields)", "section_token_f1": "section token F1 (micro)",
              "entity_f1": "entity span F1 (micro)", "mlm_loss": "masked-token loss",
@@ -182,9 +182,7 @@ def _training_data(config: dict[str, Any], card: dict[str, Any] | None) -> list[
 def _training(config: dict[str, Any], metrics: dict[str, float], run: TrainingRun) -> list[str]:
     train = config.get("train", {})
     budget = train.get("max_minutes")
-    minutes = metrics.get(f"val/{NOT_A_METRIC}")
-    took = (f", {minutes:.2f} minutes from the start of training to the last validation"
-            if minutes is not None else "")
+    took = f", {run.minutes:.1f} minutes of training"
     return ["## Training", "",
             f"Budget: {f'{budget:g} minutes' if budget else 'none (epochs only)'}; "
             f"{run.epochs} epochs completed of at most {train.get('max_epochs')}, {run.steps:,} optimizer "

@@ -71,7 +71,7 @@ class TaggerModule(L.LightningModule):
         self._val_outputs.append(batch_tag_names(batch, out, self.hparams.section_tags,
                                                  self.hparams.entity_tags))
 
-    def on_train_start(self) -> None:
+    def on_fit_start(self) -> None:
         self._started = time.monotonic()
 
     def on_validation_epoch_end(self) -> None:
@@ -79,7 +79,7 @@ class TaggerModule(L.LightningModule):
         self._val_outputs.clear()
         for name, value in field_f1(*columns).items():
             self.log(f"val/{name}", value, prog_bar=name == "field_f1")
-        if hasattr(self, "_started"):  # training minutes so far: the learning curve's x axis
+        if self.trainer.state.fn == "fit":  # minutes so far: the learning curve's x axis
             self.log("val/train_minutes", (time.monotonic() - self._started) / 60)
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import hashlib
 import json
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -223,8 +224,9 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    headers_kept_rate=config.headers_kept_rate)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
+    started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
-    run = TrainingRun(
+    run = TrainingRun(minutes=(time.monotonic() - started) / 60,
         epochs=trainer.current_epoch, steps=trainer.global_step,
         parameters=sum(p.numel() for p in module.net.parameters()),
         encoder_parameters=sum(p.numel() for p in module.net.encoder.parameters()),

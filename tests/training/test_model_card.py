@@ -12,7 +12,7 @@ from conftest import FAST, TINY, prepare_config
 
 SENTINEL = "Patient Zebulon Quux"
 """Stands for note text; no card may contain it."""
-RUN = TrainingRun(epochs=3, steps=42, parameters=123_456, encoder_parameters=100_000,
+RUN = TrainingRun(minutes=2.5, epochs=3, steps=42, parameters=123_456, encoder_parameters=100_000,
                   hardware="CPU (Test CPU), 1 process", precision="32-true")
 CONFIG = {"chartlnn_version": "0.0.test", "data": "runs/ours",
           "model": {"kind": "liquid", "d_model": 16, "n_layers": 1, "dropout": 0.1},
@@ -21,7 +21,7 @@ CONFIG = {"chartlnn_version": "0.0.test", "data": "runs/ours",
           "labels": {"section_tags": ["O"], "entity_tags": ["O"],
                      "note_types": ["soap", "discharge_summary"]}}
 METRICS = {"val/loss": 1.25, "val/section/plan": 0.5, "val/entity/age": 0.75, "val/field_f1": 0.625,
-           "val/section_token_f1": 0.5, "val/entity_f1": 0.75, "val/train_minutes": 2.5}
+           "val/section_token_f1": 0.5, "val/entity_f1": 0.75}
 
 
 def _data_card() -> dict:
@@ -68,7 +68,7 @@ def test_model_card_front_matter_is_yaml_with_the_validation_metrics():
     assert result["dataset"] == {"name": "csv: export.csv", "type": "csv", "split": "validation"}
     metrics = result["metrics"]
     assert metrics[0] == {"type": "f1", "value": 0.625, "name": "validation field F1 (macro over fields)"}
-    assert {m["value"] for m in metrics} == {v for k, v in METRICS.items() if k != "val/train_minutes"}
+    assert {m["value"] for m in metrics} == set(METRICS.values())
     assert {m["type"] for m in metrics} == {"f1", "loss"} and all(m["name"] for m in metrics)
 
 
@@ -85,7 +85,7 @@ def test_model_card_sections_give_model_data_counts_training_and_evaluation():
     assert "500 notes from `synthetic`" in card
     assert "| age | 41 | 12 | 30 |" in card and "| plan | 64 | 0 | 88 |" in card
     assert "mode `mask`, 4 notes" in card and "DATE 5" in card and "gold spans lost to masks: 1" in card
-    assert "Budget: 10 minutes; 3 epochs completed of at most 5, 42 optimizer steps" in card
+    assert "Budget: 10 minutes; 3 epochs completed of at most 5, 42 optimizer steps, 2.5 minutes" in card
     assert "CPU (Test CPU), 1 process" in card and "| lr | 0.005 |" in card
     assert "| field F1 (macro over fields) | 0.6250 |" in card and "| age span F1 | 0.7500 |" in card
     assert "validation" in card and "token-level" in card and "chartlnn evaluate" in card
