@@ -222,6 +222,7 @@ _PRN = re.compile(r"\s*(?:p\.?\s?r\.?\s?n\.?|as needed|as necessary)\s*$", re.IG
 _EVERY_HOURS = re.compile(
     r"^(?:q|every)\s*(\d+(?:\s*(?:-|to)\s*\d+)?)\s*(?:h|hr|hrs|hours?)$")
 _FREQUENCIES = {
+    "every hour": ["every hour", "hourly", "each hour", "qh", "q hour"],
     "once daily": ["daily", "qd", "qday", "q day", "once daily", "once a day", "once per day",
                    "a day", "per day", "every day", "each day", "one time a day", "1 time a day",
                    "one time daily", "once a day every day"],

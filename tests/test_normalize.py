@@ -152,6 +152,9 @@ def test_normalize_route(text, value):
     ("q.4-6h. p.r.n.", "every 4-6 hours as needed"),
     ("at bedtime p.r.n.", "at bedtime as needed"),
     ("every 6 hours as needed", "every 6 hours as needed"),
+    ("q1h", "every hour"),
+    ("every hour", "every hour"),  # its own output reads back (review tasks write values as text)
+    ("hourly p.r.n.", "every hour as needed"),
     ("whenever", None),
 ])
 def test_normalize_frequency(text, value):
