@@ -25,6 +25,20 @@ FAST = load_config(TrainConfig, overrides=dict(
 MTSAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "mtsamples.csv.gz"
 
 
+def assert_one_line_failures(command: str, cases: list[tuple[list[str], str]], out: Path) -> None:
+    """Each ``(args, message)``: ``chartlnn COMMAND ARGS -o OUT`` exits 1 with one line that holds
+    ``message``, before it creates OUT."""
+    from typer.testing import CliRunner
+
+    from chartlnn.cli import app
+
+    for args, message in cases:
+        result = CliRunner().invoke(app, [command, *args, "-o", str(out)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output and len(result.output.strip().splitlines()) == 1
+        assert not out.exists()
+
+
 @pytest.fixture(scope="session")
 def schema():
     return load_schema()

@@ -35,11 +35,9 @@ from chartlnn.annotating.select import (SELECTIONS, UNCERTAINTY, Charted, most_u
                                         random_sample, uncertainty)
 from chartlnn.charting.run import load_model, pick_reader, read_records, unique_ids
 from chartlnn.charting.store import sha256_files
-from chartlnn.charting.worker import MAX_BATCH_TOKENS, TASK_BATCHES, guard_phi, json_line
-from chartlnn.inference.decode import on_original
+from chartlnn.charting.worker import TASK_BATCHES, chart_notes, json_line
 from chartlnn.inference.model import MODEL_FILES, ChartModel
 from chartlnn.notes import Note, Reject
-from chartlnn.schema import ChartInvalid, validate_chart
 
 FORMATS = ("labelstudio", "brat")
 
@@ -146,21 +144,15 @@ def _candidates(records: Iterator[Note | Reject], skip: set[str], counts: dict[s
 def _chart(model: ChartModel, notes: Iterable[tuple[int, Note]], batch_size: int, source: str,
            rejects: dict[int, Reject]) -> Iterator[Charted]:
     """``(index, note)`` pairs charted a window at a time, as `chart` charts them by default
-    (PHI masked for the model, the chart mapped back onto the note, validated); a note whose
-    chart is invalid goes into ``rejects``."""
+    (:func:`chart_notes` with PHI masked for the model); a note whose chart is invalid goes into
+    ``rejects``."""
     notes = iter(notes)
     while window := list(islice(notes, batch_size * TASK_BATCHES)):
-        guarded = [guard_phi(note.text, "mask") for _, note in window]
-        tagged = model.tag_many([text for text, _, _, _ in guarded],
-                                max_batch_tokens=MAX_BATCH_TOKENS, max_batch_notes=batch_size)
-        for (index, note), (text, masked, phi, _), (encoded, tags) in zip(window, guarded, tagged):
-            chart = model.decoder.decode(text, encoded, tags, note.id, phi)
-            if masked is not None:  # charted the masked copy: back onto the note as given
-                chart = on_original(chart, note.text, masked.to_original)
-            try:
-                validate_chart(chart)
-            except ChartInvalid as exc:
-                rejects[index] = Reject(source=source, note_id=note.id, reason=str(exc))
+        results = chart_notes(model, [(note.id, note.text) for _, note in window], "mask",
+                              batch_size)
+        for (index, note), (chart, tags, reason) in zip(window, results):
+            if reason is not None:
+                rejects[index] = Reject(source=source, note_id=note.id, reason=reason)
                 continue
             yield Charted(index, note, chart, uncertainty(tags))
 

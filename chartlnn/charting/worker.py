@@ -2,7 +2,8 @@
 process and in each Ray actor alike, so every engine makes the same charts.
 
 Per note: the residual-PHI guard (:mod:`chartlnn.deid`), the model's length-batched charting,
-validation against the Chart JSON Schema, and the FHIR bundle when asked.
+validation against the Chart JSON Schema (:func:`chart_notes`, which `annotate` uses too), and
+the FHIR bundle when asked.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chartlnn.deid import MaskResult, mask, scan
-from chartlnn.inference.decode import on_original
+from chartlnn.inference.decode import Tagged, on_original
 from chartlnn.schema import ChartInvalid, validate_chart
 
 if TYPE_CHECKING:
@@ -60,10 +61,42 @@ def guard_phi(text: str, mode: str) -> tuple[str, MaskResult | None, dict[str, i
     return text, None, masked.counts, None
 
 
+NoteResult = tuple[dict[str, Any] | None, Tagged | None, str | None]
+"""What became of one note: its validated Chart (or None), its tags, the reject reason (or None)."""
+
+
+def chart_notes(model: ChartModel, notes: Sequence[tuple[str | None, str]], phi: str,
+                batch_size: int) -> list[NoteResult]:
+    """Per ``(note id, text)``: its validated Chart as `chart` makes it (PHI guard, length-batched
+    tagging with ``batch_size`` notes per forward pass, decoding, the chart mapped back onto the
+    text as given) with the tags it was decoded from, or a reject reason instead of the chart."""
+    results: list[NoteResult] = [(None, None, None)] * len(notes)
+    todo = []
+    for position, (note_id, text) in enumerate(notes):
+        guarded, masked, counts, reason = guard_phi(text, phi)
+        if reason:
+            results[position] = (None, None, reason)
+        else:
+            todo.append((position, note_id, text, guarded, masked, counts))
+    tagged = model.tag_many([guarded for _, _, _, guarded, _, _ in todo],
+                            max_batch_tokens=MAX_BATCH_TOKENS, max_batch_notes=batch_size)
+    for (position, note_id, text, guarded, masked, counts), (encoded, tags) in zip(todo, tagged):
+        chart = model.decoder.decode(guarded, encoded, tags, note_id, counts)
+        if masked is not None:  # charted the masked copy: back onto the note as given
+            chart = on_original(chart, text, masked.to_original)
+        try:
+            validate_chart(chart)
+        except ChartInvalid as exc:
+            results[position] = (None, tags, str(exc))
+            continue
+        results[position] = (chart, tags, None)
+    return results
+
+
 class Charter:
-    """Charts a window of notes: PHI guard, then the model's length-batched charting
-    (``batch_size`` notes per forward pass), then validation. The same object serves the in-process run, each worker process and each Ray actor,
-    so every engine makes the same charts."""
+    """Charts a window of notes (:func:`chart_notes`) and writes each as a JSON line, with its
+    FHIR bundle when asked. The same object serves the in-process run, each worker process and
+    each Ray actor, so every engine makes the same charts."""
 
     def __init__(self, model: ChartModel, phi: str, batch_size: int, fhir: bool) -> None:
         self.model = model
@@ -77,31 +110,16 @@ class Charter:
 
     def __call__(self, notes: Sequence[NoteIn]) -> list[Outcome]:
         """One Outcome per note, in the order given."""
-        outcomes: dict[int, Outcome] = {}
-        todo = []
-        for note in notes:
-            text, masked, counts, reason = guard_phi(note.text, self.phi)
-            if reason:
-                outcomes[note.index] = Outcome(note.index, None, None, reason)
-            else:
-                todo.append((note, text, masked, counts))
-        charts = self.model.chart_many([text for _, text, _, _ in todo],
-                                       [note.note_id for note, _, _, _ in todo],
-                                       [counts for _, _, _, counts in todo],
-                                       max_batch_tokens=MAX_BATCH_TOKENS,
-                                       max_batch_notes=self.batch_size)
-        for (note, _, masked, _), chart in zip(todo, charts):
-            if masked is not None:  # charted the masked copy: back onto the note as given
-                chart = on_original(chart, note.text, masked.to_original)
-            outcomes[note.index] = self._finish(note.index, chart)
+        results = chart_notes(self.model, [(note.note_id, note.text) for note in notes], self.phi,
+                              self.batch_size)
+        outcomes = [self._outcome(note.index, chart, reason)
+                    for note, (chart, _, reason) in zip(notes, results)]
         _release_freed_memory()
-        return [outcomes[note.index] for note in notes]
+        return outcomes
 
-    def _finish(self, index: int, chart: dict[str, Any]) -> Outcome:
-        try:
-            validate_chart(chart)
-        except ChartInvalid as exc:
-            return Outcome(index, None, None, str(exc))
+    def _outcome(self, index: int, chart: dict[str, Any] | None, reason: str | None) -> Outcome:
+        if chart is None:
+            return Outcome(index, None, None, reason)
         bundle = json_line(self.to_bundle(chart, note_text=None)) if self.to_bundle else None
         return Outcome(index, json_line(chart), bundle, None)
 

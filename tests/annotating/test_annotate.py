@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from chartlnn.annotating import run as annotate_run
 from chartlnn.annotating.run import annotate
+from chartlnn.charting import worker as chart_worker
 from chartlnn.annotating.spans import value_text
 from chartlnn.charting.run import chart
 from chartlnn.cli import app
@@ -22,6 +22,7 @@ from chartlnn.notes import Note
 from chartlnn.schema import ChartInvalid, load_schema
 from data_recipes import brat as brat_recipe
 from data_recipes import synthetic
+from conftest import assert_one_line_failures
 
 N_NOTES = 8
 
@@ -245,14 +246,14 @@ def test_annotate_counts_reconcile_with_bad_records(liquid_model, tmp_path, monk
                     [json.dumps({"id": "empty", "text": "  \n"}), "{not json",
                      json.dumps({"id": rows[0]["id"], "text": "another note with a used id"})])
     annotate(liquid_model, source, tmp_path / "out", select="all", n=1)  # exports rows[0]
-    validate = annotate_run.validate_chart
+    validate = chart_worker.validate_chart
 
     def refuse_one(one):
         if one["note_id"] == rows[1]["id"]:
             raise ChartInvalid("chart invalid at $.sections: made up by the test")
         validate(one)
 
-    monkeypatch.setattr(annotate_run, "validate_chart", refuse_one)
+    monkeypatch.setattr(chart_worker, "validate_chart", refuse_one)  # the check annotate shares with chart
     summary = annotate(liquid_model, source, tmp_path / "out", n=2)
     assert summary.records == N_NOTES + 3 and summary.reconciled
     assert (summary.written, summary.rejected, summary.skipped) == (2, 4, 1)
@@ -287,12 +288,7 @@ def test_annotate_cli_summary_and_one_line_errors(liquid_model, notes_file, tmp_
         (["-m", str(liquid_model), "-i", str(notes_file), "--skip-from", str(tmp_path)],
          "no annotate_manifest.json"),
     ]
-    for args, message in cases:
-        fresh = tmp_path / "fresh"
-        result = CliRunner().invoke(app, ["annotate", *args, "-o", str(fresh)])
-        assert result.exit_code == 1, result.output
-        assert message in result.output and len(result.output.strip().splitlines()) == 1
-        assert not fresh.exists()
+    assert_one_line_failures("annotate", cases, tmp_path / "fresh")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("not a round", encoding="utf-8")
     result = CliRunner().invoke(app, ["annotate", "-m", str(liquid_model), "-i", str(notes_file),

@@ -21,6 +21,7 @@ from chartlnn.charting.worker import Charter
 from chartlnn.cli import app
 from chartlnn.schema import validate_chart
 from data_recipes import RecipeError, parquet_export, synthetic
+from conftest import assert_one_line_failures
 
 CHARTLNN = str(Path(sys.executable).with_name("chartlnn"))
 run = partial(chart, workers=0)
@@ -106,12 +107,7 @@ def test_charting_unusable_input_or_model_is_one_line_before_any_work(liquid_mod
         (["-m", str(liquid_model), "-i", str(source), "-O", "colour=red"], "has no option colour"),
         (["-m", str(liquid_model), "-i", str(source), "--phi", "keep"], "phi must be one of"),
     ]
-    for args, message in cases:
-        out = tmp_path / "out"
-        result = CliRunner().invoke(app, ["chart", *args, "-o", str(out)])
-        assert result.exit_code == 1, result.output
-        assert message in result.output and len(result.output.strip().splitlines()) == 1
-        assert not out.exists()
+    assert_one_line_failures("chart", cases, tmp_path / "out")
 
 
 def test_charting_counts_that_do_not_reconcile_fail_the_command(liquid_model, tmp_path,
