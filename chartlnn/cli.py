@@ -139,7 +139,8 @@ def train(
 
     cfg, model_overrides = _train_settings(config, set_)
     metrics = run_train(data, out, model=model, config=cfg, model_overrides=model_overrides,
-                        init=init, overwrite=overwrite)
+                        init=init, overwrite=overwrite,
+                        log=lambda line: console.print(line, highlight=False, soft_wrap=True))
     console.print(f"wrote {out}: validation field F1 {metrics.get('val/field_f1', 0):.3f}, section "
                   f"token F1 {metrics.get('val/section_token_f1', 0):.3f}, entity F1 "
                   f"{metrics.get('val/entity_f1', 0):.3f}", highlight=False, soft_wrap=True)

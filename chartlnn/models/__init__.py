@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import inspect
 
+import torch
 from torch import nn
 
+from chartlnn.models.char_ngrams import CharNgramEmbedding
 from chartlnn.models.liquid import CfCEncoder, LiquidEncoder
 from chartlnn.models.transformer import TransformerEncoder
 
@@ -32,13 +34,24 @@ def build_encoder(kind: str, **kwargs) -> nn.Module:
     return cls(**kwargs)
 
 
-def build_trunk(vocab_size: int, encoder: dict) -> tuple[nn.Embedding, nn.Module, nn.LayerNorm]:
-    """Token embedding (padding id 0), the encoder a model YAML describes, and a final LayerNorm.
+def build_trunk(vocab_size: int, encoder: dict
+                ) -> tuple[nn.Embedding, CharNgramEmbedding | None, nn.Module, nn.LayerNorm]:
+    """Token embedding (padding id 0), the character n-gram embedding when the model YAML asks
+    for one (``char_buckets`` > 0), the encoder it describes, and a final LayerNorm.
 
-    The tagger and the pretraining model both hold these as ``embed``, ``encoder``, ``norm``, so
-    pretrained weights carry over to a tagger by name.
+    The tagger and the pretraining model both hold these as ``embed``, ``char_embed``,
+    ``encoder``, ``norm``, so pretrained weights carry over to a tagger by name.
     """
     kwargs = dict(encoder)
     kind, d_model = kwargs.pop("kind"), kwargs["d_model"]
-    return (nn.Embedding(vocab_size, d_model, padding_idx=0), build_encoder(kind, **kwargs),
-            nn.LayerNorm(d_model))
+    buckets = kwargs.pop("char_buckets", 0)
+    char_embed = CharNgramEmbedding(vocab_size, d_model, buckets) if buckets else None
+    return (nn.Embedding(vocab_size, d_model, padding_idx=0), char_embed,
+            build_encoder(kind, **kwargs), nn.LayerNorm(d_model))
+
+
+def embed_tokens(model: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """A trunk's input features (B, T, d_model): token embeddings, plus the character n-gram
+    embeddings of each token's word when the model has them."""
+    x = model.embed(input_ids)
+    return x if model.char_embed is None else x + model.char_embed(input_ids)

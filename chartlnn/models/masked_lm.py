@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chartlnn.models import build_trunk
+from chartlnn.models import build_trunk, embed_tokens
 from chartlnn.tokenize import MASK, SPECIAL_TOKENS
 
 MASK_ID = SPECIAL_TOKENS.index(MASK)
@@ -36,8 +36,8 @@ class MaskedLM(nn.Module):
 
     def __init__(self, vocab_size: int, encoder: dict[str, Any]) -> None:
         super().__init__()
-        self.embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
+        self.embed, self.char_embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
         self.lm_head = nn.Linear(self.norm.normalized_shape[0], vocab_size)
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.norm(self.encoder(self.embed(input_ids), mask)))  # (B, T, V)
+        return self.lm_head(self.norm(self.encoder(embed_tokens(self, input_ids), mask)))  # (B, T, V)

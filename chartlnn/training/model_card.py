@@ -239,9 +239,16 @@ def _note_types(config: dict[str, Any], card: dict[str, Any]) -> str:
 
 
 def _parent(parent: dict[str, Any]) -> list[str]:
+    fields = []
+    for key, what in (("fields_kept", "Fields whose heads carried over"),
+                      ("fields_added", "New fields (heads trained from scratch)"),
+                      ("fields_dropped", "Parent's fields this model no longer has")):
+        if parent.get(key):
+            fields.append(f"- {what} ({len(parent[key])}): {', '.join(parent[key])}")
     return ["## Parent model", "",
             f"Fine-tuned (`chartlnn train --init`) from `{parent['path']}` (directory "
             f"`{Path(parent['path']).name}`), tokenizer sha256 `{parent['tokenizer_sha256']}`. Its "
-            "weights were loaded wherever names and shapes match; heads of other label sets started "
-            "fresh. Compare the two on the same test notes with `chartlnn evaluate --data DATA --model "
-            f"MODEL_DIR --baseline {parent['path']} --out REPORT_DIR`.", ""]
+            "encoder weights were loaded, and each head's rows for the fields both schemas share. "
+            "Compare the two on the same test notes with `chartlnn evaluate --data DATA --model "
+            f"MODEL_DIR --baseline {parent['path']} --out REPORT_DIR`.", "", *fields,
+            *([""] if fields else [])]

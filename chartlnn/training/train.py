@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import lightning as L
 import numpy as np
@@ -45,6 +45,7 @@ from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.model_card import TrainingRun, hardware, render_model_card
 from chartlnn.tokenize import OUTSIDE
 from chartlnn.training.modules import MaskedLMModule, TaggerModule
+from chartlnn.training.transfer import TransferError, load_parent_weights
 
 MONITOR = "val/field_f1"
 ENTITY_WEIGHT_CAP = 10.0
@@ -110,8 +111,13 @@ def model_config(name: str | Path, overrides: dict[str, Any] | None = None) -> d
     kind = config.get("kind")
     if kind not in ENCODERS:
         raise ConfigError(f"{path}: kind must be one of {', '.join(ENCODERS)}, not {kind!r}")
+    encoder = dict(config)
+    buckets = encoder.pop("char_buckets", 0)
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 0:
+        raise ConfigError(f"{path}: char_buckets must be a whole number >= 0 (0: no character "
+                          f"n-grams), not {buckets!r}")
     try:
-        build_encoder(**config)
+        build_encoder(**encoder)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return config
@@ -131,12 +137,14 @@ def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str
 
 def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-small",
           config: TrainConfig | None = None, model_overrides: dict[str, Any] | None = None,
-          init: str | Path | None = None, overwrite: bool = False) -> dict[str, float]:
+          init: str | Path | None = None, overwrite: bool = False,
+          log: Callable[[str], None] = lambda message: None) -> dict[str, float]:
     """Fit a tagger on ``data``, write the model directory ``out``, return its validation metrics.
 
     ``init`` starts from a trained (or pretrained) model directory: its architecture is used and
-    its weights loaded; the dataset must have been prepared with its tokenizer; config.yaml and
-    the model card name it as the parent. A run whose ``out`` holds a last checkpoint but no
+    its weights loaded — the heads of the fields both schemas share carry over, new fields start
+    fresh, removed ones are dropped, and ``log`` says which; the dataset must have been prepared
+    with its tokenizer; config.yaml and the model card name it as the parent. A run whose ``out`` holds a last checkpoint but no
     model yet resumes from that checkpoint.
     """
     config = config or load_config(TrainConfig)
@@ -163,8 +171,17 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
         budget_minutes=config.max_minutes, token_dropout=config.token_dropout,
         entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance))
+    _index_vocabulary(tagger.net, dataset.tokenizer)
     if init is not None:
-        _load_weights(tagger.net, start["weights"], Path(init))
+        labels = {"section_tags": tagger.hparams.section_tags,
+                  "entity_tags": tagger.hparams.entity_tags, "note_types": tagger.hparams.note_types}
+        try:
+            transfer = load_parent_weights(tagger.net, start["weights"], Path(init),
+                                           start["config"].get("labels"), labels)
+        except TransferError as exc:
+            raise TrainError(str(exc)) from None
+        log(transfer.describe(Path(init)))
+        parent.update(transfer.as_dict())
     return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max", parent)
 
 
@@ -197,7 +214,15 @@ def pretrain(data: str | Path, out: str | Path, *, model: str | Path = "liquid-s
     mlm = MaskedLMModule(vocab_size=dataset.tokenizer.get_vocab_size(), encoder=encoder, lr=config.lr,
                    weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
                    budget_minutes=config.max_minutes)
+    _index_vocabulary(mlm.net, dataset.tokenizer)
     return _fit_and_export(mlm, data, out, config, encoder, "val/mlm_loss", "min")
+
+
+def _index_vocabulary(net: nn.Module, tokenizer) -> None:
+    """Give a character n-gram embedding its vocabulary's pieces (saved with the weights)."""
+    if net.char_embed is not None:
+        vocab = tokenizer.get_vocab()
+        net.char_embed.index(sorted(vocab, key=vocab.get))
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -214,7 +239,7 @@ def _check_splits(dataset, data: Path) -> None:
 
 def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: TrainConfig,
                     encoder: dict[str, Any], monitor: str, mode: str,
-                    parent: dict[str, str] | None = None) -> dict[str, float]:
+                    parent: dict[str, Any] | None = None) -> dict[str, float]:
     """Fit (resuming from out/checkpoints/last.ckpt if a run was cut short), reload the best
     checkpoint, measure it on validation, write the model directory (``parent``: the ``--init``
     model's path and tokenizer hash, recorded in config.yaml)."""
@@ -271,7 +296,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
 
 
 def _export(out: Path, module: L.LightningModule, encoder: dict[str, Any], config: TrainConfig,
-            data: Path, metrics: dict[str, float], parent: dict[str, str] | None,
+            data: Path, metrics: dict[str, float], parent: dict[str, Any] | None,
             run: TrainingRun) -> None:
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in module.net.state_dict().items()}
@@ -310,10 +335,3 @@ def _check_same_tokenizer(model_dir: Path, data: Path) -> None:
                          f"`chartlnn prepare ... --tokenizer {model_dir}`")
 
 
-def _load_weights(net: nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
-    """Load every weight whose name and shape match; heads of other label sets start fresh."""
-    own = net.state_dict()
-    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    if not any(k.startswith("encoder.") for k in usable):
-        raise TrainError(f"{source}: its weights do not fit this model (different architecture?)")
-    net.load_state_dict(usable, strict=False)

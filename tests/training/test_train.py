@@ -19,8 +19,9 @@ from chartlnn.inference.model import load
 from chartlnn.models.tagger import Tagger
 from chartlnn.config import shipped_config
 from chartlnn.schema import validate_chart
-from chartlnn.training.train import (TrainConfig, TrainError, _load_weights, model_config, pretrain, train,
+from chartlnn.training.train import (TrainConfig, TrainError, model_config, pretrain, train,
                             train_config_path)
+from chartlnn.training.transfer import load_parent_weights
 from conftest import FAST, TINY, prepare_config
 
 SHIPPED = {"liquid": "liquid-small", "cfc": "cfc-small", "transformer": "transformer-small"}
@@ -45,6 +46,17 @@ def test_train_bad_model_config_names_the_problem():
         model_config("huge")
     with pytest.raises(ConfigError, match="colour"):
         model_config("liquid-small", {"colour": "blue"})
+    with pytest.raises(ConfigError, match="char_buckets must be a whole number >= 0"):
+        model_config("liquid-small", {"char_buckets": -1})
+
+
+def test_train_with_character_ngrams_charts_from_the_saved_model(dataset, tmp_path):
+    overrides = {**TINY["liquid"], "char_buckets": 64}
+    train(dataset, tmp_path / "chars", config=FAST, model_overrides=overrides)
+    model = load(tmp_path / "chars")
+    assert torch.count_nonzero(model.tagger.char_embed.piece_ngrams) > 0
+    chart = model.chart("Chief complaint: cough.\nMedications: lisinopril 10 mg daily.")
+    validate_chart(chart)
 
 
 @pytest.mark.parametrize("kind", ["cfc", "transformer"])
@@ -107,7 +119,9 @@ def test_train_from_a_pretrained_encoder(dataset, tmp_path):
     pretrained = load_file(str(tmp_path / "pre" / "model.safetensors"))
     tagger = Tagger(vocab_size=config["vocab_size"], n_section_tags=1, n_entity_tags=1, n_note_types=2,
                     encoder=config["model"])
-    _load_weights(tagger, pretrained, tmp_path / "pre")
+    labels = {"section_tags": ["O"], "entity_tags": ["O"], "note_types": ["a", "b"]}
+    transfer = load_parent_weights(tagger, pretrained, tmp_path / "pre", None, labels)
+    assert transfer.kept == [] and transfer.dropped == []
     assert torch.equal(tagger.state_dict()["embed.weight"], pretrained["embed.weight"])
     assert train(dataset, tmp_path / "tuned", init=tmp_path / "pre", config=FAST)["val/field_f1"] >= 0
 
