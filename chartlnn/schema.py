@@ -138,17 +138,39 @@ class ChartInvalid(ChartlnnError, ValueError):
 
 
 @lru_cache(maxsize=1)
-def _chart_validator():
+def _chart_schema() -> dict:
     import json
 
+    return json.loads(CHART_JSON_SCHEMA.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _compiled_chart_check():
+    """The Chart JSON Schema compiled to Python by fastjsonschema: about 10x faster than
+    interpreting it, which matters when every chart of a batch run is checked."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(_chart_schema())
+
+
+@lru_cache(maxsize=1)
+def _chart_validator():
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(CHART_JSON_SCHEMA.read_text(encoding="utf-8")))
+    return Draft202012Validator(_chart_schema())
 
 
 def validate_chart(chart: dict) -> None:
     """Raise :class:`ChartInvalid` naming the first offending path (never a value: it may be note
-    text) when ``chart`` breaks the Chart JSON Schema."""
+    text) when ``chart`` breaks the Chart JSON Schema. The compiled check runs on every chart; a
+    chart it refuses is checked again by the reference validator, whose error names the place."""
+    import fastjsonschema
+
+    try:
+        _compiled_chart_check()(chart)
+        return
+    except fastjsonschema.JsonSchemaValueException:
+        pass
     error = next(iter(_chart_validator().iter_errors(chart)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"

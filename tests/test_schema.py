@@ -50,3 +50,42 @@ def test_schema_bad_file_gives_one_line_naming_the_file(tmp_path, edit, message)
 def test_schema_missing_file(tmp_path):
     with pytest.raises(SchemaError, match="schema file not found"):
         load_schema(tmp_path / "nope.yaml")
+
+
+def _broken_charts(chart):
+    """One copy of ``chart`` per way of breaking it: wrong types, missing keys, extra keys,
+    out-of-range numbers, in the top level, a section span and an entity mention."""
+    import copy
+
+    edits = [
+        lambda c: c.pop("note_id"),
+        lambda c: c.update(extra=1),
+        lambda c: c.update(note_type=5),
+        lambda c: c["sections"]["plan"][0].update(confidence="high"),
+        lambda c: c["sections"]["plan"][0].update(start=-1),
+        lambda c: c["sections"]["plan"][0].pop("end"),
+        lambda c: c["entities"]["age"][0].update(confidence=1.5),
+        lambda c: c["entities"]["age"][0].update(colour="red"),
+        lambda c: c.update(medications="none"),
+        lambda c: c["model"].pop("name"),
+    ]
+    for edit in edits:
+        broken = copy.deepcopy(chart)
+        edit(broken)
+        yield broken
+
+
+def test_the_compiled_chart_check_agrees_with_the_reference_validator():
+    from chartlnn.inference.decode import FieldSpan, build_chart, model_info
+    from chartlnn.schema import ChartInvalid, _chart_validator, validate_chart
+
+    text = "Plan: rest. 45-year-old man."
+    chart = build_chart(text, [FieldSpan(0, 11, "plan", 0.9)], [FieldSpan(12, 23, "age", 0.8)],
+                        units={"age": "years"}, model=model_info("m", "liquid", "default"),
+                        note_id="n")
+    validate_chart(chart)
+    assert not list(_chart_validator().iter_errors(chart))
+    for broken in _broken_charts(chart):
+        assert list(_chart_validator().iter_errors(broken))  # the reference refuses it ...
+        with pytest.raises(ChartInvalid, match="fails the .* rule of the chart schema"):
+            validate_chart(broken)  # ... and so does the compiled check, with the same message
