@@ -172,7 +172,9 @@ def evaluate(
     baseline: list[Path] = typer.Option([], help="Model directories to compare with; the first "
                                         "is the baseline of the paired intervals. Repeatable."),
     out: Path = typer.Option(..., "--out", "-o", help="Report directory to write."),
-    split: str = typer.Option("test", help="The split to evaluate on."),
+    split: str = typer.Option("auto", help="The split to evaluate on: auto (gold, the held-out "
+                                          "reviewed notes, when there are any; else test), test, "
+                                          "gold, shift or validation."),
     rules: bool = typer.Option(True, help="Score the rule-based labeler as a system too."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     meter: str = typer.Option("auto", help="Energy meter: auto, nvml, rapl or cpu-time."),
@@ -192,7 +194,8 @@ def evaluate(
         lengths = [int(n) for n in long_tokens.split(",") if n.strip()]
     except ValueError:
         _fail(f"--long-tokens takes comma-separated token counts, got {long_tokens!r}")
-    run_evaluate(data, [model, *baseline], out, rules=rules, split=split, device=device,
+    run_evaluate(data, [model, *baseline], out, rules=rules,
+                 split=None if split == "auto" else split, device=device,
                  meter=meter, watts_per_core=watts_per_core, repeats=repeats,
                  window_seconds=window_seconds, long_tokens=lengths, resamples=resamples,
                  seed=seed, overwrite=overwrite,

@@ -57,6 +57,13 @@ class Note:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def reviewed(note: Note) -> bool:
+    """Whether a person annotated every field of the note (a Label Studio annotation, a gold file
+    that marks its notes complete): its unlabeled text is confirmed to hold no field, so silver
+    labels are left out, its loss weighs more, and held-out ones form the ``gold`` split."""
+    return bool(note.meta.get("complete"))
+
+
 @dataclass(frozen=True)
 class Reject:
     """A note (or input row) that could not be used, with a reason that never quotes its text."""

@@ -123,11 +123,13 @@ def long_note(texts: list[str], tokenizer, n_tokens: int) -> str:
     pieces, total, i = [], 0, 0
     while total < n_tokens:
         text = texts[i % len(texts)]
+        total += len(encode(tokenizer, text)[0]) + (2 if pieces else 0)  # the blank line: 2 tokens
         pieces.append(text)
-        total += len(encode(tokenizer, text)[0]) + 2
         i += 1
     joined = "\n\n".join(pieces)
     _, offsets = encode(tokenizer, joined)
+    if len(offsets) < n_tokens:
+        raise ValueError(f"the notes joined make {len(offsets)} tokens, not {n_tokens}")
     return joined[: offsets[n_tokens - 1][1]]
 
 

@@ -30,14 +30,15 @@ from chartlnn.preparing.dataset import DatasetError, load_prepared
 
 
 def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
-             rules: bool = True, split: str = "test", device: str = "cpu", meter: str = "auto",
+             rules: bool = True, split: str | None = None, device: str = "cpu", meter: str = "auto",
              watts_per_core: float | None = None, repeats: int = 5, window_seconds: float = 3.0,
              scaling_repeats: int = 3, scaling_window_seconds: float = 1.0,
              long_tokens: Sequence[int] = (8192, 16384, 32768), resamples: int = 1000,
              seed: int = 0, overwrite: bool = False,
              log: Callable[[str], None] = lambda message: None) -> Report:
     """Evaluate ``models`` (the first is the one under test, the second its baseline for the
-    paired intervals) and the rules on ``split`` of the prepared dataset ``data``; write
+    paired intervals) and the rules on ``split`` of the prepared dataset ``data`` (None: its
+    ``gold`` split of held-out reviewed notes when it has one, else ``test``); write
     ``report.json``, ``report.md`` and ``plots/`` into ``out`` and return the report.
 
     Everything that could stop the run (a missing or mismatched model, an empty split, an
@@ -52,6 +53,8 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
         prepared = load_prepared(data)
     except DatasetError as exc:
         raise EvaluateError(str(exc)) from None
+    if split is None:
+        split = "gold" if len(prepared.splits["gold"]) else "test"  # the progress lines name it
     if split not in prepared.splits:
         raise EvaluateError(f"{data}: no split {split!r}; it has {', '.join(prepared.splits)}")
     notes = prepared.splits[split]

@@ -23,7 +23,7 @@ from chartlnn.preparing.dataset import VIEWS, features, save_prepared, span_reco
 from chartlnn.preparing.data_card import DataCard
 from chartlnn.preparing.header_dropout import drop_ranges, header_ranges, remap_spans
 from chartlnn.preparing.labeler import NoteLabeler
-from chartlnn.notes import Note, Reject, Span
+from chartlnn.notes import Note, Reject, Span, reviewed
 from chartlnn.schema import Schema, load_schema
 from chartlnn.preparing.splits import SPLITS, assign_split, dedupe_key
 from chartlnn.tokenize import encode, load_tokenizer, spans_to_tags, train_tokenizer
@@ -233,6 +233,8 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
     if split is None:
         split = assign_split(note.patient_id or key, config.seed, config.validation_fraction,
                              config.test_fraction)
+        if split == "test" and reviewed(note):
+            split = "gold"
     return _Prepared(note, split, labeled.sections, labeled.entities, input_text,
                      input_sections, input_entities)
 
@@ -240,7 +242,8 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
 def _example(item: _Prepared, tokenizer, card: DataCard) -> dict[str, Any]:
     note = item.note
     example: dict[str, Any] = {"id": note.id, "patient_id": note.patient_id,
-                               "note_type": card.note_type_index(note.note_type)}
+                               "note_type": card.note_type_index(note.note_type),
+                               "reviewed": reviewed(note)}
     views = {"full": (note.text, item.sections, item.entities),
              "input": (item.input_text, item.input_sections, item.input_entities)}
     for prefix, (text, sections, entities) in views.items():

@@ -180,13 +180,14 @@ def render_markdown(card: dict[str, Any]) -> str:
           for mixed in [card.get("mixed_into_train")] if mixed),
         "## Labels (notes with the field, and spans by source)",
         "",
-        "| field | train | validation | test | shift | spans by source | negated |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| field | train | validation | test | shift | gold | spans by source | negated |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for name, stats in card["labels"].items():
         sources = ", ".join(f"{k} {v}" for k, v in sorted(stats["spans_by_source"].items())) or "—"
         n = stats["notes"]
         lines.append(f"| {name} | {n['train']} | {n['validation']} | {n['test']} | {n.get('shift', 0)} "
+                     f"| {n.get('gold', 0)} "
                      f"| {sources} "
                      f"| {stats['negated']} |")
     types = Counter()

@@ -50,6 +50,7 @@ def features(schema: Schema) -> Features:
         "id": Value("string"),
         "patient_id": Value("string"),
         "note_type": ClassLabel(names=schema.documents["note_type"].classes),
+        "reviewed": Value("bool"),
     }
     for prefix, text_column in VIEWS.items():
         columns[text_column] = Value("string")

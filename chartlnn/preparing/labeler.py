@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from chartlnn.preparing.entities import EntityLabeler
 from chartlnn.preparing.merge import merge_gold_silver
 from chartlnn.preparing.sections import SectionLabeler
-from chartlnn.notes import Note, Span
+from chartlnn.notes import Note, Span, reviewed
 from chartlnn.schema import Schema
 
 
@@ -45,7 +45,7 @@ class NoteLabeler:
         # A drug named in a header ("TETRACYCLINE:") is a title, not a mention.
         silver_entities = [e for e in self.entities.label(note.text, sections)
                            if not any(s < e.end and e.start < t for s, t in header_ranges)]
-        if note.meta.get("complete"):  # every field was annotated: silver would only add noise
+        if reviewed(note):  # every field was annotated: silver would only add noise
             sections, silver_entities = gold_sections, []
         return LabeledNote(
             sections=sections,

@@ -67,7 +67,7 @@ class LengthBucketSampler(Sampler[list[int]]):
 def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int | None = None,
             headers_kept_rate: float = 0.0) -> dict[str, torch.Tensor]:
     """Pad a batch: ``input_ids`` (B, T), ``mask`` (B, T) bool, tags (B, T) with PAD_TAG at padding,
-    ``note_type`` (B,) with -1 for none. Notes over ``max_tokens`` get a random window of that size
+    ``note_type`` (B,) with -1 for none, ``reviewed`` (B,) bool. Notes over ``max_tokens`` get a random window of that size
     (training only; evaluation passes None and sees whole notes). With ``headers_kept_rate``, each
     note is read with its headers (the "full" view) with that probability, drawn afresh every
     time it is batched, so the model sees both views of every note over the epochs."""
@@ -87,6 +87,7 @@ def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int
         "section_tags": torch.full((len(rows), length), PAD_TAG, dtype=torch.long),
         "entity_tags": torch.full((len(rows), length), PAD_TAG, dtype=torch.long),
         "note_type": torch.tensor([ex["note_type"] for ex in examples], dtype=torch.long),
+        "reviewed": torch.tensor([bool(ex.get("reviewed")) for ex in examples], dtype=torch.bool),
     }
     for i, (ids, sections, entities) in enumerate(rows):
         n = len(ids)

@@ -26,13 +26,16 @@ class TaggerModule(L.LightningModule):
     be read from the context as well as from the word itself: unseen drug names and spellings are
     what the model meets in other hospitals' notes. ``entity_tag_weights`` (one per entity tag, or
     None) weighs the entity loss per gold tag, so rare fields are not drowned by "O".
+    ``gold_weight`` weighs every token of a fully reviewed note (its "O" is a person's, not the
+    rules' silence) against 1 for a silver-labeled one.
     """
 
     def __init__(self, vocab_size: int, section_tags: list[str], entity_tags: list[str],
                  note_types: list[str], encoder: dict[str, Any], lr: float = 2e-3,
                  weight_decay: float = 0.01, warmup_ratio: float = 0.05,
                  note_type_weight: float = 0.2, budget_minutes: float | None = None,
-                 token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None) -> None:
+                 token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None,
+                 gold_weight: float = 1.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
@@ -50,10 +53,9 @@ class TaggerModule(L.LightningModule):
             dropped = (torch.rand(ids.shape, device=ids.device) < self.hparams.token_dropout) & batch["mask"]
             ids = ids.masked_fill(dropped, SPECIAL_TOKENS.index(UNK))
         out = self(ids, batch["mask"])
-        section = F.cross_entropy(out["section"].flatten(0, 1).float(), batch["section_tags"].flatten(),
-                                  ignore_index=PAD_TAG)
-        entity = F.cross_entropy(out["entity"].flatten(0, 1).float(), batch["entity_tags"].flatten(),
-                                 weight=self.entity_weight, ignore_index=PAD_TAG)
+        notes = torch.where(batch["reviewed"], self.hparams.gold_weight, 1.0)  # (B,)
+        section = _tag_loss(out["section"], batch["section_tags"], notes)
+        entity = _tag_loss(out["entity"], batch["entity_tags"], notes, self.entity_weight)
         loss = section + entity
         if (batch["note_type"] >= 0).any():
             loss = loss + self.hparams.note_type_weight * F.cross_entropy(
@@ -84,6 +86,19 @@ class TaggerModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         return _optimizer(self)
+
+
+def _tag_loss(logits: torch.Tensor, tags: torch.Tensor, note_weight: torch.Tensor,
+              tag_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy over real tokens (B, T), each weighted by its note's weight (B,) and its gold
+    tag's weight: the weighted mean, as ``F.cross_entropy(weight=...)`` takes it."""
+    real = tags != PAD_TAG
+    targets = tags.clamp(min=0)
+    per_token = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")  # (B, T)
+    weight = note_weight.unsqueeze(1) * real
+    if tag_weight is not None:
+        weight = weight * tag_weight[targets]
+    return (per_token * weight).sum() / weight.sum().clamp(min=1e-8)
 
 
 class MaskedLMModule(L.LightningModule):

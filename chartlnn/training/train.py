@@ -72,6 +72,9 @@ class TrainConfig:
     entity_tag_balance: float
     """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
     ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
+    gold_weight: float
+    """Loss weight of every token of a fully reviewed note (Label Studio, complete gold files)
+    against 1 for a silver-labeled note: a person's labels, and their "O", count for more."""
     lr: float
     weight_decay: float
     warmup_ratio: float
@@ -170,7 +173,8 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         note_types=features["note_type"].names, encoder=encoder, lr=config.lr,
         weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
         budget_minutes=config.max_minutes, token_dropout=config.token_dropout,
-        entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance))
+        entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance),
+        gold_weight=config.gold_weight)
     _index_vocabulary(tagger.net, dataset.tokenizer)
     if init is not None:
         labels = {"section_tags": tagger.hparams.section_tags,

@@ -81,3 +81,26 @@ def test_comparison_length_buckets_and_long_notes(dataset):
 
     text = long_note(notes["input_text"], data.tokenizer, 1000)
     assert len(encode(data.tokenizer, text)[0]) == 1000
+
+
+def test_comparison_uses_the_held_out_reviewed_notes_when_there_are_any(liquid_model, tmp_path):
+    tasks = []
+    for i in range(16):
+        text = f"PLAN: Rest {i} days. Aspirin 81 mg daily."
+        start = text.index("Rest")
+        region = {"id": f"r{i}", "from_name": "label", "to_name": "text", "type": "labels",
+                  "value": {"start": start, "end": len(text), "text": text[start:],
+                            "labels": ["plan"]}}
+        tasks.append({"id": i, "data": {"text": text, "patient_id": f"p{i}"},
+                      "annotations": [{"id": i, "result": [region], "was_cancelled": False,
+                                       "updated_at": "2024-05-02T10:00:00Z"}]})
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks), encoding="utf-8")
+    data = tmp_path / "reviewed"
+    prepare("labelstudio", export, data, tokenizer_from=liquid_model, show_progress=False,
+            config=prepare_config(validation_fraction=0.2, test_fraction=0.4))
+    held_out = len(load_prepared(data).splits["gold"])
+    said = []
+    report = evaluate(data, [liquid_model], tmp_path / "r", log=said.append, **QUICK)
+    assert held_out > 0 and report.settings.split == "gold" and report.data.notes == held_out
+    assert said[0].startswith(f"charting {held_out} gold notes")

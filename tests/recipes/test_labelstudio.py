@@ -273,3 +273,18 @@ def test_labelstudio_prepare_checks_labels_against_the_run_schema(tmp_path):
     assert card["counts"]["notes_kept"] == 1
     spans = load_prepared(tmp_path / "b").splits["train"][0]["full_spans"]
     assert ("pain_score", "gold") in {(s["label"], s["source"]) for s in spans}
+
+
+def test_reviewed_notes_the_hash_puts_in_test_are_held_out_as_the_gold_split(tmp_path):
+    tasks = []
+    for i in range(30):
+        text = TEXT.replace("three", f"{i + 2} long") + f" Seen by team {i}."
+        tasks.append(_task(300 + i, text, [_annotation(i, _full_result(text))], patient_id=f"p{i}"))
+    out = tmp_path / "ds"
+    card = prepare("labelstudio", _write(tmp_path / "export.json", tasks), out, show_progress=False,
+                   config=prepare_config(vocab_size=300, validation_fraction=0.2, test_fraction=0.3))
+    data = load_prepared(out)
+    assert card["splits"]["test"] == 0 and card["splits"]["gold"] == len(data.splits["gold"]) > 0
+    assert sum(card["splits"].values()) == 30
+    assert all(data.splits["gold"]["reviewed"]) and all(data.splits["train"]["reviewed"])
+    assert "| gold |" in (out / "data_card.md").read_text()
