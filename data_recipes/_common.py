@@ -11,8 +11,9 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from chartlnn import normalize as norm
 from chartlnn.errors import ChartlnnError
 from chartlnn.notes import Note, Reject, Span
 
@@ -109,3 +110,18 @@ def checked(note: Note, source: str, row: int | None, max_chars: int) -> Note | 
     if problem:
         return Reject(source=source, row=row, note_id=note.id, reason=problem)
     return note
+
+
+def typed_value(field: str, entries: list[str], unit: str | None, where: str) -> Any:
+    """A reviewer's value (Label Studio text box, brat AnnotatorNotes) read by the field's normalizer, so it compares with predicted values
+    (a bare number is taken in the schema's unit); a field without a normalizer keeps the text."""
+    if len(set(entries)) > 1:
+        raise ValueError(f"{where}: several values typed for one {field} span")
+    if field not in norm.NORMALIZERS:
+        return entries[0]
+    value = norm.normalize(field, entries[0])
+    if value is None and unit:
+        value = norm.normalize(field, f"{entries[0]} {unit}")
+    if value is None:
+        raise ValueError(f"{where}: the value typed for its {field} span cannot be read as one")
+    return value

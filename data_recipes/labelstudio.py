@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from chartlnn import normalize as norm
 from chartlnn.notes import GOLD, Note, Reject, Span
 from chartlnn.schema import Schema, load_schema
 from data_recipes._common import (MAX_NOTE_CHARS, READ_ERRORS, RecipeError, has_surrogates,
-                                  open_text, text_problem)
+                                  open_text, text_problem, typed_value)
 from data_recipes._rows import _is_int
 from data_recipes.brat import load_label_map
 
@@ -170,7 +169,7 @@ def _gold_spans(result: list[Any], text: str, mapping: dict[str, str],
             attrs = {}
             entries = typed.get(_region(item)) if field in schema.entities else None
             if entries:
-                attrs["value"] = _typed_value(field, entries, schema.entities[field].unit, where)
+                attrs["value"] = typed_value(field, entries, schema.entities[field].unit, where)
             spans.append(Span(start, end, field, GOLD, attrs))
     return spans
 
@@ -184,21 +183,6 @@ def _region(item: dict[str, Any]) -> str | None:
     """The region id that links a ``textarea`` entry to its ``labels`` region, if it has one."""
     region = item.get("id")
     return str(region) if isinstance(region, (str, int)) else None
-
-
-def _typed_value(field: str, entries: list[str], unit: str | None, where: str) -> Any:
-    """The reviewer's value read by the field's normalizer, so it compares with predicted values
-    (a bare number is taken in the schema's unit); a field without a normalizer keeps the text."""
-    if len(set(entries)) > 1:
-        raise ValueError(f"{where}: several values typed for one {field} span")
-    if field not in norm.NORMALIZERS:
-        return entries[0]
-    value = norm.normalize(field, entries[0])
-    if value is None and unit:
-        value = norm.normalize(field, f"{entries[0]} {unit}")
-    if value is None:
-        raise ValueError(f"{where}: the value typed for its {field} span cannot be read as one")
-    return value
 
 
 def _overlap(spans: list[Span], family: dict[str, Any], kind: str) -> str | None:

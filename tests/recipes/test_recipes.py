@@ -141,8 +141,33 @@ def test_recipes_brat_maps_types_negation_and_fragments(tmp_path):
     assert note.spans[1].attrs["negated"] is True and "negated" not in note.spans[0].attrs
     assert note.spans[2].attrs["group"] == note.spans[3].attrs["group"]
     assert note.meta["unmapped_annotations"] == 1
+    assert note.spans[0].attrs["value"] == "note"  # AnnotatorNotes: the reviewer's value
+    assert "complete" not in note.meta
     assert sorted(r.reason for r in rejects) == [
         "gold span 'allergen' 2:80 is outside the text (6 chars)", "no .ann file beside the .txt"]
+
+
+def test_recipes_brat_joins_a_span_cut_at_line_breaks_and_reads_typed_values(tmp_path):
+    text = "PLAN: Rest.\nFluids.\n\nT 101.3 F. Pulse 88."
+    plan_end, temp = text.index("Fluids.") + 7, text.index("101.3 F")
+    pulse = text.index("88")
+    (tmp_path / "n.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "n.ann").write_text(
+        f"T1\tplan 6 11;12 {plan_end}\tRest. Fluids.\n"
+        f"T2\ttemperature {temp} {temp + 7}\t101.3 F\n"
+        "#1\tAnnotatorNotes T2\t38.5 Cel\n"
+        f"T3\theart_rate {pulse} {pulse + 2}\t88\n"
+        "#2\tAnnotatorNotes T3\t90\n", encoding="utf-8")
+    (note,) = brat.read(tmp_path, reviewed=True)
+    assert [(s.label, note.text[s.start:s.end]) for s in note.spans] == [
+        ("plan", "Rest.\nFluids."), ("temperature", "101.3 F"), ("heart_rate", "88")]
+    assert note.spans[1].attrs["value"] == 38.5  # typed, read by the field's normalizer
+    assert note.spans[2].attrs["value"] == 90.0  # a bare number is taken in the schema's unit
+    assert note.meta["complete"] is True
+    (tmp_path / "n.ann").write_text(
+        f"T1\theart_rate {pulse} {pulse + 2}\t88\n#1\tAnnotatorNotes T1\tfast\n", encoding="utf-8")
+    (reject,) = brat.read(tmp_path)
+    assert reject.reason == ".ann line 2: the value typed for its heart_rate span cannot be read as one"
 
 
 def test_recipes_brat_default_map_lowercases_types(tmp_path):
