@@ -186,6 +186,8 @@ def evaluate(
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0),
     overwrite: bool = typer.Option(False, help="Replace a report already in --out."),
+    threads: int = typer.Option(1, help="Torch threads on the CPU (1, as each `chart` worker: "
+                                        "J/chart then does not move with the machine's load)."),
 ) -> None:
     """Field-level accuracy and energy per chart, side by side, into report.json/.md and plots."""
     from chartlnn.evaluation.run import evaluate as run_evaluate
@@ -198,7 +200,7 @@ def evaluate(
                  split=None if split == "auto" else split, device=device,
                  meter=meter, watts_per_core=watts_per_core, repeats=repeats,
                  window_seconds=window_seconds, long_tokens=lengths, resamples=resamples,
-                 seed=seed, overwrite=overwrite,
+                 seed=seed, overwrite=overwrite, threads=threads,
                  log=lambda message: console.print(message, highlight=False))
     Console().print(Markdown((out / "report.md").read_text(encoding="utf-8")))
     console.print(f"wrote {out}/report.json, report.md and plots/", highlight=False)

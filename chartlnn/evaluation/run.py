@@ -34,7 +34,7 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
              watts_per_core: float | None = None, repeats: int = 5, window_seconds: float = 3.0,
              scaling_repeats: int = 3, scaling_window_seconds: float = 1.0,
              long_tokens: Sequence[int] = (8192, 16384, 32768), resamples: int = 1000,
-             seed: int = 0, overwrite: bool = False,
+             seed: int = 0, overwrite: bool = False, threads: int = 1,
              log: Callable[[str], None] = lambda message: None) -> Report:
     """Evaluate ``models`` (the first is the one under test, the second its baseline for the
     paired intervals) and the rules on ``split`` of the prepared dataset ``data`` (None: its
@@ -43,6 +43,11 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
 
     Everything that could stop the run (a missing or mismatched model, an empty split, an
     unavailable meter, an existing report) is checked before any work starts.
+
+    On the CPU the models chart with ``threads`` torch threads (1 by default, as each of
+    `chartlnn chart`'s workers does): with more, OpenMP threads spin while they wait for each
+    other, CPU time counts the spinning as work, and J/chart then moves with whatever else the
+    machine runs.
     """
     import torch
 
@@ -69,64 +74,70 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
         raise EvaluateError(str(exc)) from None
     systems = load_systems(prepared, models, rules, device)
     torch.manual_seed(seed)
-    started = time.time()
+    threads_before = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        started = time.time()
 
-    accuracy: dict[str, dict[str, ViewSummary]] = {s.name: {} for s in systems}
-    for view in ("input", "full"):
-        scored = {}
-        for system in systems:
-            log(f"charting {len(notes)} {split} notes ({VIEW_NAMES[view]}) with {system.name}")
-            scored[system.name] = score_view(system, notes, prepared.schema, view)
-        baseline = scored[systems[1].name] if len(models) > 1 else None
-        for i, system in enumerate(systems):
-            accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
-                                                         baseline if i == 0 else None)
+        accuracy: dict[str, dict[str, ViewSummary]] = {s.name: {} for s in systems}
+        for view in ("input", "full"):
+            scored = {}
+            for system in systems:
+                log(f"charting {len(notes)} {split} notes ({VIEW_NAMES[view]}) with {system.name}")
+                scored[system.name] = score_view(system, notes, prepared.schema, view)
+            baseline = scored[systems[1].name] if len(models) > 1 else None
+            for i, system in enumerate(systems):
+                accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
+                                                             baseline if i == 0 else None)
 
-    learned = [s for s in systems if s.model is not None]
-    texts, ids = notes["input_text"], notes["id"]
-    token_counts = [len(x) for x in notes["input_input_ids"]]
-    log(f"measuring energy: {repeats} rounds of {window_seconds:g} s windows per model "
-        f"({energy_meter.provenance})")
-    energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
-    cost = {}
-    for system in learned:
-        log(f"FLOPs and peak memory of {system.name}")
-        cost[system.name] = Cost(**vars(energy[system.name]), **model_facts(system, token_counts),
-                                 peak_memory_mib=peak_memory_mib(system.path, texts, device))
-
-    scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
-    groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
-    groups += [(f"{n} (synthetic)", [long_note(texts, prepared.tokenizer, n)], [f"long-{n}"], n, True)
-               for n in long_tokens]
-    for label, group_texts, group_ids, mean_tokens, synthetic in groups:
-        log(f"length scaling: notes of {label} tokens")
-        measured = measure_energy(learned, group_texts, group_ids, energy_meter, scaling_repeats,
-                                  scaling_window_seconds)
+        learned = [s for s in systems if s.model is not None]
+        texts, ids = notes["input_text"], notes["id"]
+        token_counts = [len(x) for x in notes["input_input_ids"]]
+        log(f"measuring energy: {repeats} rounds of {window_seconds:g} s windows per model "
+            f"({energy_meter.provenance})")
+        energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
+        cost = {}
         for system in learned:
-            row = measured[system.name]
-            scaling[system.name].append(ScalingRow(
-                label, len(group_texts), mean_tokens, synthetic, row.seconds_per_chart.median,
-                row.j_per_chart.median, row.provenance))
+            log(f"FLOPs and peak memory of {system.name}")
+            cost[system.name] = Cost(**vars(energy[system.name]), **model_facts(system, token_counts),
+                                     peak_memory_mib=peak_memory_mib(system.path, texts, device))
 
-    report = Report(
-        chartlnn_report=1,
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        seconds=round(time.time() - started, 1),
-        machine=machine(), versions=versions(), device=device,
-        settings=Settings(
-            split=split, resamples=resamples, seed=seed, repeats=repeats,
-            window_seconds=window_seconds, scaling_repeats=scaling_repeats,
-            scaling_window_seconds=scaling_window_seconds, long_tokens=list(long_tokens),
-            meter=energy_meter.provenance,
-            watts_per_core=watts if energy_meter.provenance.startswith("estimated") else None),
-        data=DataInfo(str(prepared.path), split, len(notes), prepared.card.get("recipe"),
-                      prepared.schema.name),
-        systems=[SystemInfo(s.name, s.path, "model" if s.model is not None else "rules",
-                            s.model.decoder.model["encoder"] if s.model is not None else "rules",
-                            _train_facts(s.path) if s.path else None) for s in systems],
-        baseline=systems[1].name if len(models) > 1 else None,
-        accuracy=accuracy, cost=cost, scaling=scaling,
-    )
+        scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
+        groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
+        groups += [(f"{n} (synthetic)", [long_note(texts, prepared.tokenizer, n)], [f"long-{n}"], n, True)
+                   for n in long_tokens]
+        for label, group_texts, group_ids, mean_tokens, synthetic in groups:
+            log(f"length scaling: notes of {label} tokens")
+            measured = measure_energy(learned, group_texts, group_ids, energy_meter, scaling_repeats,
+                                      scaling_window_seconds)
+            for system in learned:
+                row = measured[system.name]
+                scaling[system.name].append(ScalingRow(
+                    label, len(group_texts), mean_tokens, synthetic, row.seconds_per_chart.median,
+                    row.j_per_chart.median, row.provenance))
+
+        report = Report(
+            chartlnn_report=1,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            seconds=round(time.time() - started, 1),
+            machine=machine(), versions=versions(), device=device,
+            settings=Settings(
+                split=split, resamples=resamples, seed=seed, repeats=repeats,
+                window_seconds=window_seconds, scaling_repeats=scaling_repeats,
+                scaling_window_seconds=scaling_window_seconds, long_tokens=list(long_tokens),
+                meter=energy_meter.provenance,
+                watts_per_core=watts if energy_meter.provenance.startswith("estimated") else None),
+            data=DataInfo(str(prepared.path), split, len(notes), prepared.card.get("recipe"),
+                          prepared.schema.name),
+            systems=[SystemInfo(s.name, s.path, "model" if s.model is not None else "rules",
+                                s.model.decoder.model["encoder"] if s.model is not None else "rules",
+                                _train_facts(s.path) if s.path else None) for s in systems],
+            baseline=systems[1].name if len(models) > 1 else None,
+            accuracy=accuracy, cost=cost, scaling=scaling,
+        )
+    finally:
+        torch.set_num_threads(threads_before)
     write_report(report, out)
     return report
 

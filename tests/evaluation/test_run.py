@@ -104,3 +104,4 @@ def test_comparison_uses_the_held_out_reviewed_notes_when_there_are_any(liquid_m
     report = evaluate(data, [liquid_model], tmp_path / "r", log=said.append, **QUICK)
     assert held_out > 0 and report.settings.split == "gold" and report.data.notes == held_out
     assert said[0].startswith(f"charting {held_out} gold notes")
+    assert report.machine.torch_threads == 1  # charted and metered as one `chart` worker does
