@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import yaml
 from torch import nn
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import (EarlyStopping, EMAWeightAveraging, ModelCheckpoint,
+                                         RichProgressBar, TQDMProgressBar)
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file, save_file
 
@@ -72,6 +73,9 @@ class TrainConfig:
     entity_tag_balance: float
     """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
     ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
+    ema_decay: float
+    """Validate, select and export an exponential moving average of the weights with this decay
+    per step (0: off, the weights as trained): the average smooths the last steps' noise."""
     gold_weight: float
     """Loss weight of every token of a fully reviewed note (Label Studio, complete gold files)
     against 1 for a silver-labeled note: a person's labels, and their "O", count for more."""
@@ -99,6 +103,10 @@ class TrainConfig:
             raise ValueError("token_dropout must be at least 0 and below 1")
         if self.entity_tag_balance < 0:
             raise ValueError("entity_tag_balance must not be negative")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be at least 0 (off) and below 1")
+        if self.gold_weight <= 0:
+            raise ValueError("gold_weight must be positive")
 
 
 class TrainError(ChartlnnError, ValueError):
@@ -261,6 +269,9 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
         encoder_parameters=sum(p.numel() for p in module.net.encoder.parameters()),
         hardware=hardware(trainer.strategy.root_device, trainer.num_devices * trainer.num_nodes),
         precision=str(trainer.precision))
+    # A weight-averaged checkpoint keeps the average as its state_dict; with the callback still
+    # there, loading it would put the un-averaged weights back. Without it, best is what loads.
+    trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, EMAWeightAveraging)]
     results = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.is_global_zero:
@@ -295,6 +306,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
                             every_n_train_steps=config.checkpoint_every_n_steps),
             EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience),
             progress,
+            *([EMAWeightAveraging(decay=config.ema_decay)] if config.ema_decay else []),
         ],
     )
 

@@ -229,3 +229,20 @@ def test_train_without_validation_notes_is_one_clear_error(tmp_path):
     data = _sparse_fields_dataset(tmp_path, validation_fraction=0.0)
     with pytest.raises(TrainError, match="validation"):
         train(data, tmp_path / "model", model_overrides=TINY["liquid"], config=FAST)
+
+
+def test_train_with_weight_averaging_exports_the_averaged_weights(dataset, tmp_path):
+    config = load_config(TrainConfig, overrides={**vars(FAST), "ema_decay": 0.9})
+    metrics = train(dataset, tmp_path / "ema", model_overrides=TINY["liquid"], config=config)
+    plain = train(dataset, tmp_path / "plain", model_overrides=TINY["liquid"], config=FAST)
+    exported = load_file(str(tmp_path / "ema" / "model.safetensors"))
+    trained = load_file(str(tmp_path / "plain" / "model.safetensors"))
+    assert any(not torch.equal(exported[k], trained[k]) for k in exported)  # same seed, averaged
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.datamodule import score_split
+
+    validation = load_prepared(dataset).splits["validation"]
+    scored = score_split(load(tmp_path / "ema"), validation)["field_f1"]
+    assert abs(scored - metrics["val/field_f1"]) < 1e-6  # what was selected is what was saved
+    with pytest.raises(ConfigError, match="ema_decay"):
+        load_config(TrainConfig, overrides={"ema_decay": 1.0})
