@@ -283,6 +283,8 @@ def chart(
     phi: str = typer.Option("mask", help="Residual PHI: mask (chart the masked text), flag or reject."),
     fmt: str = typer.Option("jsonl", "--format", help="jsonl, or fhir for FHIR R4 bundles.ndjson as well."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    int8: bool = typer.Option(False, "--int8", help="CPU: run the linear layers with int8 weights "
+                                                  "(about 1.3x faster, F1 within 0.1 measured)."),
     batch_size: int = typer.Option(8, help="Notes per forward pass (of similar length)."),
     workers: Optional[int] = typer.Option(None, help="Worker processes, each with the model "
                                           "(default: one per core on CPU, none on a GPU; 0: this process)."),
@@ -296,7 +298,7 @@ def chart(
 
     summary = run_chart(model, input, out, reader=reader, options=_options(option), phi=phi,
                         fmt=fmt, shard_size=shard_size, batch_size=batch_size,
-                        workers=workers, device=device, engine=engine,
+                        workers=workers, device=device, int8=int8, engine=engine,
                         ray_address=ray_address, overwrite=overwrite,
                         progress="bar" if sys.stderr.isatty() else "lines")
     state = "already finished: " if summary.already_done else ""

@@ -25,7 +25,7 @@ class LocalEngine:
     workers (about 4 s of that run is starting them); with another busy program, 6.5 vs 39.
     """
 
-    def __init__(self, model: ChartModel, model_dir: Path, *, device: str, phi: str,
+    def __init__(self, model: ChartModel, model_dir: Path, *, device: str, int8: bool, phi: str,
                  batch_size: int, fhir: bool, workers: int) -> None:
         self.task_size = batch_size * TASK_BATCHES
         self.pool = None
@@ -39,7 +39,7 @@ class LocalEngine:
         threads = max(1, cores() // workers)
         self.pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
-            initargs=(str(model_dir), device, phi, batch_size, fhir, threads))
+            initargs=(str(model_dir), device, int8, phi, batch_size, fhir, threads))
 
     def __call__(self, notes: Sequence[NoteIn], advance: Callable[[int], None]) -> list[Outcome]:
         tasks = windows(notes, self.task_size)

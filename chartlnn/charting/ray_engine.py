@@ -31,14 +31,14 @@ from chartlnn.charting.worker import TASK_BATCHES, Charter, NoteIn, Outcome, cor
 class ChartActor:
     """One Ray actor: a model and a :class:`Charter`; each call charts a batch of windows."""
 
-    def __init__(self, model_dir: str, device: str, phi: str, batch_size: int, fhir: bool,
-                 threads: int) -> None:
+    def __init__(self, model_dir: str, device: str, int8: bool, phi: str, batch_size: int,
+                 fhir: bool, threads: int) -> None:
         import torch
 
         from chartlnn.inference.model import load
 
         torch.set_num_threads(threads)
-        self.charter = Charter(load(model_dir, device), phi, batch_size, fhir)
+        self.charter = Charter(load(model_dir, device, int8), phi, batch_size, fhir)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         columns: dict[str, list] = {"index": [], "chart": [], "bundle": [], "reason": []}
@@ -54,8 +54,8 @@ class RayEngine:
     """Charts shards on Ray: an embedded local Ray (all cores, no dashboard, worker logs kept
     out of the terminal) unless ``address`` names a cluster."""
 
-    def __init__(self, model_dir: Path, *, device: str, phi: str, batch_size: int, fhir: bool,
-                 workers: int, address: str | None) -> None:
+    def __init__(self, model_dir: Path, *, device: str, int8: bool, phi: str, batch_size: int,
+                 fhir: bool, workers: int, address: str | None) -> None:
         try:
             import ray
             import ray.data
@@ -80,7 +80,7 @@ class RayEngine:
         self.task_size = batch_size * TASK_BATCHES
         self.map_args = dict(
             fn_constructor_kwargs=dict(model_dir=str(Path(model_dir).resolve()), device=device,
-                                       phi=phi, batch_size=batch_size, fhir=fhir,
+                                       int8=int8, phi=phi, batch_size=batch_size, fhir=fhir,
                                        threads=threads),
             batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=self.workers),
             num_cpus=threads, num_gpus=1 if gpu else 0)

@@ -108,7 +108,7 @@ def _recipe_errors(records: Iterator[Note | Reject], parts: Path) -> Iterator[No
 def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: str | None = None,
           options: dict[str, Any] | None = None, phi: str = "mask", fmt: str = "jsonl",
           shard_size: int = 1000, batch_size: int = 8, workers: int | None = None,
-          device: str = "auto",
+          device: str = "auto", int8: bool = False,
           engine: Literal["local", "ray"] = "local", ray_address: str | None = None,
           overwrite: bool = False, progress: Literal["bar", "lines", "off"] = "off"
           ) -> ChartRunSummary:
@@ -128,10 +128,10 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
         raise ChartRunError("shard size and batch size must be at least 1, workers at least 0")
     reader = pick_reader(input, reader)
     records = read_records(input, reader, options, out / PARTS)
-    model = load_model(model_dir, device)
+    model = load_model(model_dir, device, int8)
     if workers is None:
         workers = 0 if model.device.type == "cuda" else cores()
-    identity = run_identity(model_dir, input, reader, options, phi, fmt, shard_size)
+    identity = run_identity(model_dir, input, reader, options, phi, fmt, shard_size, int8)
     finished = open_out(out, identity, overwrite)
     if finished is not None:
         return finished
@@ -142,8 +142,8 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     if progress != "off":
         total = sum(1 for _ in read_records(input, reader, options, out / PARTS))
     meter = Progress(progress, total, skipped)
-    settings = dict(device=device, phi=phi, batch_size=batch_size, fhir=fmt == "fhir",
-                    workers=workers)
+    settings = dict(device=device, int8=int8, phi=phi, batch_size=batch_size,
+                    fhir=fmt == "fhir", workers=workers)
     if engine == "ray":
         from chartlnn.charting.ray_engine import RayEngine
 
@@ -175,7 +175,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     return summary
 
 
-def load_model(model_dir: Path, device: str) -> ChartModel:
+def load_model(model_dir: Path, device: str, int8: bool = False) -> ChartModel:
     """The model, or one ChartRunError line saying why it cannot be used here."""
     import torch
 
@@ -186,7 +186,7 @@ def load_model(model_dir: Path, device: str) -> ChartModel:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ChartRunError(f"--device {device}: no CUDA GPU here; use --device auto or cpu")
     try:
-        return load(model_dir, device)
+        return load(model_dir, device, int8)
     except ModelDirError as exc:
         raise ChartRunError(str(exc)) from None
 

@@ -148,12 +148,13 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def run_identity(model_dir: Path, input: Path, reader: str, options: dict[str, Any], phi: str,
-                 fmt: str, shard_size: int) -> dict[str, Any]:
+                 fmt: str, shard_size: int, int8: bool = False) -> dict[str, Any]:
     """What makes two runs the same run: resuming one with another would mix their outputs.
 
     The model and the input are identified by the SHA-256 of their contents (not size and time:
     an edit that keeps both would resume onto stale charts). Batch size, workers, device and
-    engine are left out: they change how fast, not what."""
+    engine are left out: they change how fast, not what; int8 weights may change a chart, so a
+    run with them is another run."""
     from chartlnn.inference.model import MODEL_FILES
 
     files = sorted(p for p in input.rglob("*") if p.is_file()) if input.is_dir() else [input]
@@ -162,7 +163,7 @@ def run_identity(model_dir: Path, input: Path, reader: str, options: dict[str, A
                       "bytes": sum(p.stat().st_size for p in files),
                       "sha256": sha256_files(input if input.is_dir() else input.parent, files)},
             "reader": reader, "options": options, "phi": phi, "format": fmt,
-            "shard_size": shard_size}
+            "shard_size": shard_size, **({"int8": True} if int8 else {})}
 
 
 def sha256_files(root: Path, files: Sequence[Path]) -> str:
@@ -177,12 +178,12 @@ def sha256_files(root: Path, files: Sequence[Path]) -> str:
 
 
 def _difference(stored: dict[str, Any], identity: dict[str, Any]) -> str | None:
-    for key, value in identity.items():
-        if stored.get(key) != value:
+    for key in [*identity, *(k for k in stored if k not in identity)]:
+        if stored.get(key) != identity.get(key):
             return {"model": "model (its files changed or it is another model)",
                     "input": "input (another file, or the file changed)", "reader": "--reader",
                     "options": "-O reader options", "phi": "--phi", "format": "--format",
-                    "shard_size": "--shard-size"}[key]
+                    "shard_size": "--shard-size", "int8": "--int8"}.get(key, key)
     return None
 
 

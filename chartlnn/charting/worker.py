@@ -159,8 +159,8 @@ def windows(notes: Sequence[NoteIn], size: int) -> list[list[NoteIn]]:
 _WORKER: Charter | None = None
 
 
-def start_worker(model_dir: str, device: str, phi: str, batch_size: int, fhir: bool,
-                  threads: int) -> None:
+def start_worker(model_dir: str, device: str, int8: bool, phi: str, batch_size: int, fhir: bool,
+                 threads: int) -> None:
     import torch
 
     from chartlnn.inference.model import load
@@ -168,7 +168,7 @@ def start_worker(model_dir: str, device: str, phi: str, batch_size: int, fhir: b
     global _WORKER
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(threads)
-    _WORKER = Charter(load(model_dir, device), phi, batch_size, fhir)
+    _WORKER = Charter(load(model_dir, device, int8), phi, batch_size, fhir)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -287,3 +287,22 @@ def test_charting_an_edit_that_keeps_size_and_time_is_still_a_changed_input(liqu
     assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
     with pytest.raises(ChartRunError, match="different input"):
         run(liquid_model, source, tmp_path / "out")
+
+
+def test_charting_with_int8_weights_in_workers_and_in_process(liquid_model, tmp_path):
+    from chartlnn.inference.model import ModelDirError, load
+
+    source = _jsonl(tmp_path / "notes.jsonl", _notes(6))
+    here = run(liquid_model, source, tmp_path / "here", batch_size=2, int8=True)
+    run(liquid_model, source, tmp_path / "pool", batch_size=2, int8=True, workers=2)
+    assert here.charted == 6
+    assert (tmp_path / "here" / "charts.jsonl").read_bytes() == \
+        (tmp_path / "pool" / "charts.jsonl").read_bytes()
+    for one in _lines(tmp_path / "here" / "charts.jsonl"):
+        validate_chart(one)
+    assert load(liquid_model, int8=True).tagger.entity_head.__class__.__module__.startswith(
+        "torch.ao.nn.quantized")
+    with pytest.raises(ModelDirError, match="int8 weights run on the CPU only"):
+        load(liquid_model, device="cuda", int8=True)
+    with pytest.raises(ChartRunError, match="different --int8"):  # not resumed in fp32
+        run(liquid_model, source, tmp_path / "here", batch_size=2)
