@@ -1,5 +1,6 @@
-"""Dynamic int8 quantization of a model's linear layers (torch.ao): accuracy and speed against
-fp32 on a prepared dataset's test split, headerless, one thread, in this process.
+"""`load(..., int8=True)` (the model `chart --int8` runs: linear layers with dynamically quantized
+int8 weights) against fp32: accuracy and speed on a prepared dataset's test split, headerless,
+one thread, in this process.
 
     .venv/bin/python benchmarks/int8_check.py runs/final/liquid runs/final/data   # ~2 minutes
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 
@@ -40,7 +40,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-    from torch import nn
 
     from chartlnn.inference.model import load
     from chartlnn.preparing.dataset import load_prepared
@@ -48,13 +47,8 @@ def main() -> int:
     torch.set_num_threads(1)
     data = load_prepared(args.data)
     split = data.splits["test"]
-    model = load(args.model)
-    measure(model, split, data.schema, "fp32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao's notice that torchao is its successor
-        model.tagger = torch.ao.quantization.quantize_dynamic(model.tagger, {nn.Linear},
-                                                              dtype=torch.qint8)
-    measure(model, split, data.schema, "int8 (dynamic, linear layers)")
+    measure(load(args.model), split, data.schema, "fp32")
+    measure(load(args.model, int8=True), split, data.schema, "int8 (dynamic, linear layers)")
     return 0
 
 

@@ -113,8 +113,9 @@ def checked(note: Note, source: str, row: int | None, max_chars: int) -> Note | 
 
 
 def typed_value(field: str, entries: list[str], unit: str | None, where: str) -> Any:
-    """A reviewer's value (Label Studio text box, brat AnnotatorNotes) read by the field's normalizer, so it compares with predicted values
-    (a bare number is taken in the schema's unit); a field without a normalizer keeps the text."""
+    """A reviewer's value (Label Studio text box, brat AnnotatorNotes) read by the field's
+    normalizer, so it compares with predicted values (a bare number is taken in the schema's
+    unit); a field without a normalizer keeps the text."""
     if len(set(entries)) > 1:
         raise ValueError(f"{where}: several values typed for one {field} span")
     if field not in norm.NORMALIZERS:

@@ -9,7 +9,6 @@ padded forward pass over many notes) and ``ChartModel.decoder.decode`` (tags →
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -158,7 +157,7 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartMode
 
     ``device``: "cpu", "cuda" (or "cuda:N"), or "auto" for the GPU when there is one. ``int8``
     (CPU only): the linear layers run with int8 weights, quantized dynamically (torch.ao) —
-    measured on the default model: F1 within 0.1 point, about 1.3x the charts/s on one thread
+    measured on the default model: F1 within 0.1 point, 1.25-1.4x the charts/s on one thread
     (benchmarks/int8_check.py).
     """
     path = Path(path)

@@ -155,8 +155,8 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
     ``init`` starts from a trained (or pretrained) model directory: its architecture is used and
     its weights loaded — the heads of the fields both schemas share carry over, new fields start
     fresh, removed ones are dropped, and ``log`` says which; the dataset must have been prepared
-    with its tokenizer; config.yaml and the model card name it as the parent. A run whose ``out`` holds a last checkpoint but no
-    model yet resumes from that checkpoint.
+    with its tokenizer; config.yaml and the model card name it as the parent. A run whose ``out``
+    holds a last checkpoint but no model yet resumes from that checkpoint.
     """
     config = config or load_config(TrainConfig)
     data, out = Path(data), Path(out)
