@@ -1,12 +1,13 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded four
+"""What structured decoding gives, on one trained model: the same network's tags decoded five
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
 
 1. per-token argmax, spans cut at every B- tag (the decoder before structured decoding);
 2. + entity tags decoded as the most probable valid BIO sequence (``valid_bio``);
-3. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
-4. + each line voting for one section field before the runs are cut (``whole_lines``).
+3. + every word tagged as one, its pieces' log-probabilities summed (``word_bio``);
+4. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
+5. + each line voting for one section field before the runs are cut (``whole_lines``).
 
 Each DATA_DIR is a prepared dataset whose test split is scored (e.g. MTSamples silver labels, and
 the gold set prepared with ``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
@@ -41,9 +42,14 @@ def _argmax_spans(self, text, encoded, tagged):
 
 
 VARIANTS = {
-    "argmax": [mock.patch.object(model_module, "valid_bio", lambda log_probs, chosen: chosen),
+    "argmax": [mock.patch.object(model_module, "word_bio",
+                                 lambda log_probs, continues: log_probs.argmax(-1)),
                mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
-    "+ valid BIO entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
+    "+ valid BIO entities": [
+        mock.patch.object(model_module, "word_bio",
+                          lambda log_probs, continues: decode.valid_bio(log_probs, log_probs.argmax(-1))),
+        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
+    "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
     "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields))],
     "+ whole lines": [],
 }

@@ -19,7 +19,7 @@ import yaml
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info, valid_bio
+from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info, word_bio
 from chartlnn.models.tagger import Tagger
 from chartlnn.errors import ChartlnnError
 from chartlnn.schema import Schema, load_schema
@@ -42,6 +42,8 @@ class ChartModel:
     config: dict[str, Any]
     decoder: ChartDecoder
     device: torch.device
+    continues: np.ndarray
+    """(vocabulary,) bool: the token ids that continue a word (WordPiece ``##`` pieces)."""
 
     def encode(self, text: str) -> Encoded:
         ids, offsets = encode(self.tokenizer, text)
@@ -70,7 +72,7 @@ class ChartModel:
                 tagged.append(_empty())
                 continue
             log_probs = entity_log_probs[row, :n]  # (T, K)
-            entity = valid_bio(log_probs, log_probs.argmax(-1))
+            entity = word_bio(log_probs, self.continues[notes[row].ids])
             entity_prob = np.exp(log_probs[np.arange(n), entity]).astype(np.float32)
             tagged.append(Tagged(section[row, :n], section_prob[row, :n], entity, entity_prob,
                                  int(note_type[row]), float(type_prob[row])))
@@ -202,7 +204,9 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartMode
     decoder = ChartDecoder(labels["section_tags"], labels["entity_tags"], labels["note_types"],
                            units={name: e.unit for name, e in schema.entities.items()},
                            model=model_info(path.name, config["model"]["kind"], schema.name))
-    return ChartModel(tagger, tokenizer, schema, config, decoder, torch.device(device))
+    continues = np.array([tokenizer.id_to_token(i).startswith("##")
+                          for i in range(tokenizer.get_vocab_size())], dtype=bool)
+    return ChartModel(tagger, tokenizer, schema, config, decoder, torch.device(device), continues)
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -5,8 +5,7 @@ import pytest
 
 from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
                                        FieldSpan, Tagged, build_chart, model_info, section_runs,
-                                       whole_lines,
-                                       valid_bio)
+                                       valid_bio, whole_lines, word_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
 
@@ -139,6 +138,33 @@ def test_decode_entity_tags_are_the_best_valid_bio_sequence():
     stray = np.log(np.array([[0.9, 0.04, 0.02, 0.02, 0.02], [0.1, 0.05, 0.5, 0.3, 0.05]]))
     assert stray.argmax(-1).tolist() == [0, 2]  # argmax: an I-a after O
     assert valid_bio(stray, stray.argmax(-1)).tolist() == [0, 3]  # B-b, the best valid start
+
+
+def test_decode_word_bio_is_the_best_sequence_that_tags_each_word_as_one():
+    """Against brute force over every valid sequence in which a word's later pieces continue its
+    first piece's mention (O stays O, B-x and I-x go on as I-x)."""
+    import itertools
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        length = int(rng.integers(1, 6))
+        logits = rng.normal(size=(length, 5)) * 2
+        log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        continues = rng.random(length) < 0.4
+
+        def whole_words(seq):
+            return all(not continues[i] or i == 0 or seq[i] == (0 if seq[i - 1] == 0 else
+                                                               seq[i - 1] + (seq[i - 1] % 2))
+                       for i in range(length))
+
+        best = max((seq for seq in itertools.product(range(5), repeat=length)
+                    if _valid(seq) and whole_words(seq)),
+                   key=lambda seq: sum(log_probs[i, t] for i, t in enumerate(seq)))
+        assert word_bio(log_probs, continues).tolist() == list(best)
+    split = np.log(np.array([[0.1, 0.6, 0.1, 0.1, 0.1], [0.5, 0.1, 0.2, 0.1, 0.1],
+                             [0.1, 0.6, 0.1, 0.1, 0.1]]))  # "Om ##ni ##cef": B-a, O, B-a
+    assert valid_bio(split, split.argmax(-1)).tolist() == [1, 0, 1]
+    assert word_bio(split, np.array([False, True, True])).tolist() == [1, 2, 2]
 
 
 def test_decode_a_long_note_read_in_windows_tags_like_one_pass(liquid_model):
