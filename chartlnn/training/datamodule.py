@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from chartlnn.preparing.dataset import PreparedDataset, load_prepared
 from chartlnn.tag_scores import field_f1
+from chartlnn.training.augment import Augment, MentionSwap, SectionSwap
 
 PAD_TAG = -100
 """Tag id of padding positions: cross-entropy ignores it."""
@@ -65,17 +66,20 @@ class LengthBucketSampler(Sampler[list[int]]):
 
 
 def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int | None = None,
-            headers_kept_rate: float = 0.0) -> dict[str, torch.Tensor]:
+            headers_kept_rate: float = 0.0, augment: Sequence[Augment] = ()) -> dict[str, torch.Tensor]:
     """Pad a batch: ``input_ids`` (B, T), ``mask`` (B, T) bool, tags (B, T) with PAD_TAG at padding,
     ``note_type`` (B,) with -1 for none, ``reviewed`` (B,) bool. Notes over ``max_tokens`` get a random window of that size
     (training only; evaluation passes None and sees whole notes). With ``headers_kept_rate``, each
     note is read with its headers (the "full" view) with that probability, drawn afresh every
-    time it is batched, so the model sees both views of every note over the epochs."""
+    time it is batched, so the model sees both views of every note over the epochs. ``augment``
+    (training only, :mod:`chartlnn.training.augment`) rewrites each note first, in order."""
     rows = []
     for ex in examples:
         read = "full" if headers_kept_rate and float(torch.rand(())) < headers_kept_rate else view
         ids, sections, entities = (ex[f"{read}_input_ids"], ex[f"{read}_section_tags"],
                                    ex[f"{read}_entity_tags"])
+        for rewrite in augment:
+            ids, sections, entities = rewrite(ids, sections, entities, read)
         if max_tokens is not None and len(ids) > max_tokens:
             start = int(torch.randint(0, len(ids) - max_tokens + 1, ()))
             ids, sections, entities = (x[start:start + max_tokens] for x in (ids, sections, entities))
@@ -100,20 +104,33 @@ def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int
 
 class TaggingDataModule(L.LightningDataModule):
     """Train/validation loaders over a prepared dataset: training reads notes headerless or, at
-    ``headers_kept_rate``, with their headers; validation reads them headerless (the real task)."""
+    ``headers_kept_rate``, with their headers, recombined from other notes' sections at
+    ``section_swap`` and with drug and allergen names swapped at ``mention_swap``; validation
+    reads them headerless and as they are (the real task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
                  num_workers: int = 0, seed: int = 13, view: str = "input",
-                 headers_kept_rate: float = 0.0) -> None:
+                 headers_kept_rate: float = 0.0, mention_swap: float = 0.0,
+                 section_swap: float = 0.0) -> None:
         super().__init__()
         self.data_dir, self.batch_size, self.max_train_tokens = Path(data_dir), batch_size, max_train_tokens
         self.num_workers, self.seed, self.view = num_workers, seed, view
         self.headers_kept_rate = headers_kept_rate
+        self.rates = {"mention_swap": mention_swap, "section_swap": section_swap}
         self.data: PreparedDataset | None = None
+        self.augment: list[Augment] = []
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is None:
             self.data = load_prepared(self.data_dir)
+            train = self.data.splits["train"]
+            section_tags = train.features["input_section_tags"].feature.names
+            views = (self.view, "full") if self.headers_kept_rate else (self.view,)
+            swaps = (SectionSwap.for_split(train, section_tags, views, self.rates["section_swap"]),
+                     MentionSwap.for_dataset(self.data.tokenizer, section_tags,
+                                             train.features["input_entity_tags"].feature.names,
+                                             self.rates["mention_swap"]))
+            self.augment = [swap for swap in swaps if swap is not None]
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.data.splits[split]
@@ -125,7 +142,8 @@ class TaggingDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
                           collate_fn=partial(collate, view=self.view,
                                              max_tokens=self.max_train_tokens if train else None,
-                                             headers_kept_rate=self.headers_kept_rate if train else 0.0),
+                                             headers_kept_rate=self.headers_kept_rate if train else 0.0,
+                                             augment=self.augment if train else ()),
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

@@ -73,6 +73,14 @@ class TrainConfig:
     entity_tag_balance: float
     """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
     ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
+    mention_swap: float
+    """Share of drug and allergen mentions in training notes replaced by another name from the
+    field's lexicon, drawn afresh each epoch (0: off): the model learns a drug from its context,
+    not only from the names in its training notes (:mod:`chartlnn.training.augment`)."""
+    section_swap: float
+    """Share of sections in training notes replaced by the same section of another training note,
+    drawn afresh each epoch (0: off): the notes are recombined, so the model tells a section by
+    its content, not by remembering the note (:mod:`chartlnn.training.augment`)."""
     ema_decay: float
     """Validate, select and export an exponential moving average of the weights with this decay
     per step (0: off, the weights as trained): the average smooths the last steps' noise."""
@@ -103,6 +111,9 @@ class TrainConfig:
             raise ValueError("token_dropout must be at least 0 and below 1")
         if self.entity_tag_balance < 0:
             raise ValueError("entity_tag_balance must not be negative")
+        for name in ("mention_swap", "section_swap"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be at least 0 (off) and below 1")
         if self.gold_weight <= 0:
@@ -258,7 +269,9 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     datamodule = TaggingDataModule(data, batch_size=config.batch_size,
                                    max_train_tokens=config.max_train_tokens,
                                    num_workers=config.num_workers, seed=config.seed,
-                                   headers_kept_rate=config.headers_kept_rate)
+                                   headers_kept_rate=config.headers_kept_rate,
+                                   mention_swap=config.mention_swap,
+                                   section_swap=config.section_swap)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()

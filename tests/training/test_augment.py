@@ -1,0 +1,136 @@
+"""Training augmentation: drug and allergen mentions replaced by lexicon names, sections replaced
+by other notes' sections, tags kept consistent; validation untouched."""
+
+import numpy as np
+import pytest
+import torch
+
+from chartlnn.config import ConfigError, load_config
+from chartlnn.preparing.dataset import load_prepared
+from chartlnn.preparing.entity_patterns import load_lexicon
+from chartlnn.training.augment import MentionSwap, SectionSwap, section_bounds
+from chartlnn.training.datamodule import TaggingDataModule
+from chartlnn.training.train import TrainConfig
+
+
+def _swap(data, rate):
+    features = data.splits["train"].features
+    return MentionSwap.for_dataset(data.tokenizer, features["input_section_tags"].feature.names,
+                                   features["input_entity_tags"].feature.names, rate)
+
+
+def _mentions(entity_names, ids, tags, tokenizer):
+    """(field, text) of every entity mention in one note's tokens."""
+    found, current = [], None
+    for token, tag in zip(ids, tags):
+        name = entity_names[tag]
+        if name.startswith("B-"):
+            current = [name[2:], [token]]
+            found.append(current)
+        elif name.startswith("I-") and current and current[0] == name[2:]:
+            current[1].append(token)
+        else:
+            current = None
+    return [(field, tokenizer.decode(tokens)) for field, tokens in found]
+
+
+def test_swap_replaces_every_drug_by_a_lexicon_name_at_rate_one(dataset):
+    data = load_prepared(dataset)
+    swap = _swap(data, 1.0)
+    features = data.splits["train"].features
+    entity_names = features["input_entity_tags"].feature.names
+    section_names = features["input_section_tags"].feature.names
+    spelled = lambda text: text.lower().replace(" ", "")
+    drugs = {spelled(name) for name in load_lexicon("medications.txt")}
+    torch.manual_seed(0)
+    swapped_any = False
+    for ex in data.splits["train"]:
+        ids, sections, entities = ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"]
+        new_ids, new_sections, new_entities = swap(ids, sections, entities, "input")
+        assert len(new_ids) == len(new_sections) == len(new_entities)
+        before = _mentions(entity_names, ids, entities, data.tokenizer)
+        after = _mentions(entity_names, new_ids, new_entities, data.tokenizer)
+        assert [f for f, _ in before] == [f for f, _ in after]  # same mentions, same order
+        for (field, old), (_, new) in zip(before, after):
+            if field == "medication":
+                assert spelled(new) in drugs, new
+                swapped_any |= new != old
+            elif field not in ("allergen",):
+                assert new == old  # other fields are never touched
+        # every token keeps a section tag of the field it was in: B- only where a section starts
+        fields = lambda tags: [section_names[t][2:] if t else "O" for t in tags]
+        assert set(fields(new_sections)) == set(fields(sections))
+        assert sum(section_names[t].startswith("B-") for t in new_sections) == \
+            sum(section_names[t].startswith("B-") for t in sections)
+    assert swapped_any
+
+
+def test_swap_is_off_at_rate_zero_and_leaves_the_input_alone(dataset):
+    data = load_prepared(dataset)
+    assert _swap(data, 0.0) is None
+    example = data.splits["train"][0]
+    ids = list(example["input_input_ids"])
+    _swap(data, 1.0)(example["input_input_ids"], example["input_section_tags"],
+                     example["input_entity_tags"], "input")
+    assert example["input_input_ids"] == ids
+
+
+def test_swap_needs_a_lexicon_field_in_the_schema(dataset):
+    data = load_prepared(dataset)
+    assert MentionSwap.for_dataset(data.tokenizer, ["O"], ["O", "B-age", "I-age"], 0.5) is None
+
+
+def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
+    modules = {rate: TaggingDataModule(dataset, batch_size=64, mention_swap=rate) for rate in (0.0, 1.0)}
+    for module in modules.values():
+        module.setup()
+    assert modules[0.0].augment == [] and len(modules[1.0].augment) == 1
+    torch.manual_seed(0)
+    plain = next(iter(modules[0.0].train_dataloader()))["input_ids"]
+    torch.manual_seed(0)
+    swapped = next(iter(modules[1.0].train_dataloader()))["input_ids"]
+    assert plain.shape != swapped.shape or not torch.equal(plain, swapped)
+    validation = [next(iter(m.val_dataloader()))["input_ids"] for m in modules.values()]
+    assert torch.equal(*validation)
+    for name in ("mention_swap", "section_swap"):
+        with pytest.raises(ConfigError, match=name):
+            load_config(TrainConfig, overrides={name: 1.5})
+
+
+def test_section_bounds_are_runs_from_each_begin_tag():
+    begins = np.array([False, True, False, True, False])  # O, B-a, I-a, B-b, I-b
+    tags = np.array([0, 1, 2, 2, 0, 3, 4, 1, 1, 2, 3])
+    assert section_bounds(tags, begins) == [(1, 4), (5, 7), (7, 8), (8, 10), (10, 11)]
+    assert section_bounds(np.array([], dtype=np.int64), begins) == []
+
+
+def _runs(tags, names):
+    """The section fields of a note in order, one per section."""
+    begins = np.array([name.startswith("B-") for name in names])
+    return [names[tags[first]] for first, _ in section_bounds(np.array(tags), begins)]
+
+
+def test_section_swap_recombines_notes_from_whole_sections(dataset):
+    data = load_prepared(dataset)
+    train = data.splits["train"]
+    names = train.features["input_section_tags"].feature.names
+    entity_names = train.features["input_entity_tags"].feature.names
+    assert SectionSwap.for_split(train, names, ["input"], 0.0) is None
+    swap = SectionSwap.for_split(train, names, ["input", "full"], 1.0)
+    pool = {tuple(part[0]) for parts in swap.pools["input"].values() for part in parts}
+    torch.manual_seed(0)
+    changed = 0
+    for view in ("input", "full"):
+        for ex in train:
+            ids, sections, entities = (ex[f"{view}_{c}"] for c in ("input_ids", "section_tags", "entity_tags"))
+            new_ids, new_sections, new_entities = swap(ids, sections, entities, view)
+            assert len(new_ids) == len(new_sections) == len(new_entities)
+            assert _runs(new_sections, names) == _runs(sections, names)  # same sections, same order
+            changed += new_ids != ids
+            begins = np.array([n.startswith("B-") for n in names])
+            for first, stop in section_bounds(np.array(new_sections), begins):
+                if view == "input":
+                    assert tuple(new_ids[first:stop]) in pool  # every section is a training section
+                tags = [entity_names[t] for t in new_entities[first:stop]]
+                assert not tags or not tags[0].startswith("I-")  # no mention cut at a seam
+    assert changed
