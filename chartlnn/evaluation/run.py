@@ -54,17 +54,8 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
     out = Path(out)
     if (out / "report.json").exists() and not overwrite:
         raise EvaluateError(f"{out}: a report is already there; pass --overwrite to replace it")
-    try:
-        prepared = load_prepared(data)
-    except DatasetError as exc:
-        raise EvaluateError(str(exc)) from None
-    if split is None:
-        split = "gold" if len(prepared.splits["gold"]) else "test"  # the progress lines name it
-    if split not in prepared.splits:
-        raise EvaluateError(f"{data}: no split {split!r}; it has {', '.join(prepared.splits)}")
+    prepared, split = _checked_split(data, split)
     notes = prepared.splits[split]
-    if len(notes) == 0:
-        raise EvaluateError(f"{data}: the {split} split is empty; prepare with a test_fraction > 0")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     watts = watts_per_core or DEFAULT_WATTS_PER_CORE
@@ -79,44 +70,14 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
         torch.set_num_threads(threads)
     try:
         started = time.time()
-
-        accuracy: dict[str, dict[str, ViewSummary]] = {s.name: {} for s in systems}
-        for view in ("input", "full"):
-            scored = {}
-            for system in systems:
-                log(f"charting {len(notes)} {split} notes ({VIEW_NAMES[view]}) with {system.name}")
-                scored[system.name] = score_view(system, notes, prepared.schema, view)
-            baseline = scored[systems[1].name] if len(models) > 1 else None
-            for i, system in enumerate(systems):
-                accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
-                                                             baseline if i == 0 else None)
-
+        accuracy = _accuracy(systems, notes, split, prepared.schema, resamples, seed,
+                             paired=len(models) > 1, log=log)
         learned = [s for s in systems if s.model is not None]
-        texts, ids = notes["input_text"], notes["id"]
-        token_counts = [len(x) for x in notes["input_input_ids"]]
         log(f"measuring energy: {repeats} rounds of {window_seconds:g} s windows per model "
             f"({energy_meter.provenance})")
-        energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
-        cost = {}
-        for system in learned:
-            log(f"FLOPs and peak memory of {system.name}")
-            cost[system.name] = Cost(**vars(energy[system.name]), **model_facts(system, token_counts),
-                                     peak_memory_mib=peak_memory_mib(system.path, texts, device))
-
-        scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
-        groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
-        groups += [(f"{n} (synthetic)", [long_note(texts, prepared.tokenizer, n)], [f"long-{n}"], n, True)
-                   for n in long_tokens]
-        for label, group_texts, group_ids, mean_tokens, synthetic in groups:
-            log(f"length scaling: notes of {label} tokens")
-            measured = measure_energy(learned, group_texts, group_ids, energy_meter, scaling_repeats,
-                                      scaling_window_seconds)
-            for system in learned:
-                row = measured[system.name]
-                scaling[system.name].append(ScalingRow(
-                    label, len(group_texts), mean_tokens, synthetic, row.seconds_per_chart.median,
-                    row.j_per_chart.median, row.provenance))
-
+        cost = _cost(learned, notes, energy_meter, repeats, window_seconds, device, log)
+        scaling = _scaling(learned, notes, prepared.tokenizer, long_tokens, energy_meter,
+                           scaling_repeats, scaling_window_seconds, log)
         report = Report(
             chartlnn_report=1,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -140,6 +101,75 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
         torch.set_num_threads(threads_before)
     write_report(report, out)
     return report
+
+
+def _checked_split(data: str | Path, split: str | None):
+    """The prepared dataset and the name of the split to score (None: gold when there is one,
+    else test), or one EvaluateError line when it is missing or empty."""
+    try:
+        prepared = load_prepared(data)
+    except DatasetError as exc:
+        raise EvaluateError(str(exc)) from None
+    if split is None:
+        split = "gold" if len(prepared.splits["gold"]) else "test"  # the progress lines name it
+    if split not in prepared.splits:
+        raise EvaluateError(f"{data}: no split {split!r}; it has {', '.join(prepared.splits)}")
+    if len(prepared.splits[split]) == 0:
+        raise EvaluateError(f"{data}: the {split} split is empty; prepare with a test_fraction > 0")
+    return prepared, split
+
+
+def _accuracy(systems, notes, split: str, schema, resamples: int, seed: int, paired: bool,
+              log: Callable[[str], None]) -> dict[str, dict[str, ViewSummary]]:
+    """Every system's scores on both views; with ``paired``, the first system's intervals of the
+    difference against the second's on the same resampled notes."""
+    accuracy: dict[str, dict[str, ViewSummary]] = {s.name: {} for s in systems}
+    for view in ("input", "full"):
+        scored = {}
+        for system in systems:
+            log(f"charting {len(notes)} {split} notes ({VIEW_NAMES[view]}) with {system.name}")
+            scored[system.name] = score_view(system, notes, schema, view)
+        baseline = scored[systems[1].name] if paired else None
+        for i, system in enumerate(systems):
+            accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
+                                                         baseline if i == 0 else None)
+    return accuracy
+
+
+def _cost(learned, notes, energy_meter, repeats: int, window_seconds: float, device: str,
+          log: Callable[[str], None]) -> dict[str, Cost]:
+    """Energy and time per chart, FLOPs and peak memory of each model on the split's notes."""
+    texts, ids = notes["input_text"], notes["id"]
+    token_counts = [len(x) for x in notes["input_input_ids"]]
+    energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
+    cost = {}
+    for system in learned:
+        log(f"FLOPs and peak memory of {system.name}")
+        cost[system.name] = Cost(**vars(energy[system.name]), **model_facts(system, token_counts),
+                                 peak_memory_mib=peak_memory_mib(system.path, texts, device))
+    return cost
+
+
+def _scaling(learned, notes, tokenizer, long_tokens: Sequence[int], energy_meter, repeats: int,
+             window_seconds: float, log: Callable[[str], None]) -> dict[str, list[ScalingRow]]:
+    """Time and energy per chart by note length: the split's notes in length buckets, then
+    synthetic notes of ``long_tokens`` tokens."""
+    texts, ids = notes["input_text"], notes["id"]
+    token_counts = [len(x) for x in notes["input_input_ids"]]
+    scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
+    groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
+    groups += [(f"{n} (synthetic)", [long_note(texts, tokenizer, n)], [f"long-{n}"], n, True)
+               for n in long_tokens]
+    for label, group_texts, group_ids, mean_tokens, synthetic in groups:
+        log(f"length scaling: notes of {label} tokens")
+        measured = measure_energy(learned, group_texts, group_ids, energy_meter, repeats,
+                                  window_seconds)
+        for system in learned:
+            row = measured[system.name]
+            scaling[system.name].append(ScalingRow(
+                label, len(group_texts), mean_tokens, synthetic, row.seconds_per_chart.median,
+                row.j_per_chart.median, row.provenance))
+    return scaling
 
 
 def _train_facts(model_dir: str) -> dict[str, Any]:
