@@ -57,6 +57,10 @@ class Note:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+REVIEWED = {"complete": True}
+"""The meta a recipe gives a note a person annotated in full (``{**meta, **REVIEWED}``)."""
+
+
 def reviewed(note: Note) -> bool:
     """Whether a person annotated every field of the note (a Label Studio annotation, a gold file
     that marks its notes complete): its unlabeled text is confirmed to hold no field, so silver

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from chartlnn.notes import GOLD, Note, Reject, Span
+from chartlnn.notes import GOLD, REVIEWED, Note, Reject, Span
 from chartlnn.schema import Schema, load_schema
 from data_recipes._common import MAX_NOTE_CHARS, RecipeError, checked, decode_bytes, typed_value
 from data_recipes.text_dir import note_files, note_id
@@ -138,6 +138,6 @@ def read(path: Path, *, label_map: str | dict | None = None, reviewed: bool = Fa
         except ValueError as exc:
             yield Reject(source=str(ann_file), note_id=nid, reason=str(exc))
             continue
-        meta = {"unmapped_annotations": unmapped, **({"complete": True} if reviewed else {})}
+        meta = {"unmapped_annotations": unmapped, **(REVIEWED if reviewed else {})}
         note = Note(id=nid, text=text, spans=spans, meta=meta)
         yield checked(note, str(ann_file), None, max_chars)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from chartlnn.notes import GOLD, Note, Reject, Span
+from chartlnn.notes import GOLD, REVIEWED, Note, Reject, Span
 from data_recipes._common import RecipeError, numbered_lines, open_text
 
 
@@ -60,4 +60,4 @@ def with_gold(note: Note, gold: GoldNote, source: str, row: int | None) -> Note 
         return Reject(source=source, row=row, note_id=note.id,
                       reason="text differs from the text its gold labels were made on")
     return Note(note.id, note.text, note.patient_id, note.note_type, [*note.spans, *gold.spans],
-                {**note.meta, "complete": True})
+                {**note.meta, **REVIEWED})

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from chartlnn.notes import GOLD, Note, Reject, Span
+from chartlnn.notes import GOLD, REVIEWED, Note, Reject, Span
 from chartlnn.schema import Schema, load_schema
 from data_recipes._common import (MAX_NOTE_CHARS, READ_ERRORS, RecipeError, has_surrogates,
                                   open_text, text_problem, typed_value)
@@ -100,7 +100,7 @@ def _task_note(task: Any, *, source: str, row: int, text_field: str, mapping: di
     if problem:
         return reject(problem, note_id)
     return Note(note_id, text, _str(data.get("patient_id")), _str(data.get("note_type")), spans,
-                {"row": row, "complete": True})
+                {"row": row, **REVIEWED})
 
 
 def _str(value: Any) -> str | None:
