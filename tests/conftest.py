@@ -7,7 +7,7 @@ from chartlnn.preparing.builder import PrepareConfig, prepare
 from chartlnn.schema import load_schema
 from chartlnn.training.train import TrainConfig, train
 
-TINY = {"liquid": {"d_model": 16, "n_layers": 1},
+TINY = {"liquid": {"d_model": 16, "n_layers": 1, "char_buckets": 64},
         "cfc": {"d_model": 16, "n_layers": 1, "backbone_units": 16},
         "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32, "window": 64}}
 """Encoder sizes small enough to train in seconds."""
