@@ -8,7 +8,8 @@ import torch
 from chartlnn.config import ConfigError, load_config
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.entity_patterns import load_lexicon
-from chartlnn.training.augment import MentionSwap, SectionSwap, section_bounds
+from chartlnn.tokenize import token_spans
+from chartlnn.training.augment import MentionSwap, SectionSwap
 from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.train import TrainConfig
 
@@ -21,17 +22,8 @@ def _swap(data, rate):
 
 def _mentions(entity_names, ids, tags, tokenizer):
     """(field, text) of every entity mention in one note's tokens."""
-    found, current = [], None
-    for token, tag in zip(ids, tags):
-        name = entity_names[tag]
-        if name.startswith("B-"):
-            current = [name[2:], [token]]
-            found.append(current)
-        elif name.startswith("I-") and current and current[0] == name[2:]:
-            current[1].append(token)
-        else:
-            current = None
-    return [(field, tokenizer.decode(tokens)) for field, tokens in found]
+    return [(field, tokenizer.decode(ids[first:stop]))
+            for first, stop, field in token_spans([entity_names[t] for t in tags])]
 
 
 def test_swap_replaces_every_drug_by_a_lexicon_name_at_rate_one(dataset):
@@ -97,17 +89,20 @@ def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
             load_config(TrainConfig, overrides={name: 1.5})
 
 
-def test_section_bounds_are_runs_from_each_begin_tag():
-    begins = np.array([False, True, False, True, False])  # O, B-a, I-a, B-b, I-b
-    tags = np.array([0, 1, 2, 2, 0, 3, 4, 1, 1, 2, 3])
-    assert section_bounds(tags, begins) == [(1, 4), (5, 7), (7, 8), (8, 10), (10, 11)]
-    assert section_bounds(np.array([], dtype=np.int64), begins) == []
+def test_section_swap_replaces_each_section_from_its_begin_tag_whole():
+    names = ["O", "B-a", "I-a", "B-b", "I-b"]
+    tags = [0, 1, 2, 2, 0, 3, 4, 1, 1, 2, 3]  # sections (1, 4), (5, 7), (7, 8), (8, 10), (10, 11)
+    pools = {"input": {"a": [np.array([[90, 91], [1, 2], [0, 0]])], "b": [np.array([[80], [3], [0]])]}}
+    swap = SectionSwap(pools, names, 1.0)
+    ids, sections, entities = swap(list(range(len(tags))), tags, [0] * len(tags), "input")
+    assert ids == [0, 90, 91, 4, 80, 90, 91, 90, 91, 80]
+    assert sections == [0, 1, 2, 0, 3, 1, 2, 1, 2, 3] and entities == [0] * len(ids)
+    assert swap([], [], [], "input") == ([], [], [])
 
 
 def _runs(tags, names):
     """The section fields of a note in order, one per section."""
-    begins = np.array([name.startswith("B-") for name in names])
-    return [names[tags[first]] for first, _ in section_bounds(np.array(tags), begins)]
+    return [field for _, _, field in token_spans([names[t] for t in tags])]
 
 
 def test_section_swap_recombines_notes_from_whole_sections(dataset):
@@ -127,8 +122,7 @@ def test_section_swap_recombines_notes_from_whole_sections(dataset):
             assert len(new_ids) == len(new_sections) == len(new_entities)
             assert _runs(new_sections, names) == _runs(sections, names)  # same sections, same order
             changed += new_ids != ids
-            begins = np.array([n.startswith("B-") for n in names])
-            for first, stop in section_bounds(np.array(new_sections), begins):
+            for first, stop, _ in token_spans([names[t] for t in new_sections]):
                 if view == "input":
                     assert tuple(new_ids[first:stop]) in pool  # every section is a training section
                 tags = [entity_names[t] for t in new_entities[first:stop]]
