@@ -19,6 +19,8 @@ from chartlnn.notes import Span
 PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, MASK]
 OUTSIDE = "O"
+CONTINUATION = "##"
+"""WordPiece's mark on a vocabulary piece that continues the word before it."""
 
 
 class TokenizerError(ChartlnnError, FileNotFoundError):

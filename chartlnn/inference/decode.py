@@ -194,7 +194,7 @@ def word_bio(log_probs: np.ndarray, continues: np.ndarray) -> np.ndarray:
     two false mentions and a miss). Here each word is scored by the summed log-probabilities of
     its pieces under each whole-word tag, and :func:`valid_bio` runs over words."""
     count = len(continues)
-    starts = np.flatnonzero(~continues[:count].astype(bool) | (np.arange(count) == 0))
+    starts = np.flatnonzero(~continues | (np.arange(count) == 0))
     if len(starts) == count:
         return valid_bio(log_probs, log_probs.argmax(-1))
     b_of = np.arange(1, log_probs.shape[1], 2)

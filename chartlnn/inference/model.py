@@ -23,7 +23,7 @@ from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info,
 from chartlnn.models.tagger import Tagger
 from chartlnn.errors import ChartlnnError
 from chartlnn.schema import Schema, load_schema
-from chartlnn.tokenize import encode, load_tokenizer
+from chartlnn.tokenize import CONTINUATION, encode, load_tokenizer
 
 MODEL_FILES = ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yaml")
 WINDOW_OVERLAP = 256
@@ -43,7 +43,7 @@ class ChartModel:
     decoder: ChartDecoder
     device: torch.device
     continues: np.ndarray
-    """(vocabulary,) bool: the token ids that continue a word (WordPiece ``##`` pieces)."""
+    """(vocabulary,) bool: the token ids that continue a word (WordPiece's ``##`` pieces)."""
 
     def encode(self, text: str) -> Encoded:
         ids, offsets = encode(self.tokenizer, text)
@@ -204,7 +204,7 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartMode
     decoder = ChartDecoder(labels["section_tags"], labels["entity_tags"], labels["note_types"],
                            units={name: e.unit for name, e in schema.entities.items()},
                            model=model_info(path.name, config["model"]["kind"], schema.name))
-    continues = np.array([tokenizer.id_to_token(i).startswith("##")
+    continues = np.array([tokenizer.id_to_token(i).startswith(CONTINUATION)
                           for i in range(tokenizer.get_vocab_size())], dtype=bool)
     return ChartModel(tagger, tokenizer, schema, config, decoder, torch.device(device), continues)
 

@@ -19,9 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from chartlnn.tokenize import SPECIAL_TOKENS
+from chartlnn.tokenize import CONTINUATION, SPECIAL_TOKENS
 
-CONTINUATION = "##"
 NGRAM_SIZES = (3, 4, 5)
 
 
