@@ -73,11 +73,14 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
         accuracy = _accuracy(systems, notes, split, prepared.schema, resamples, seed,
                              paired=len(models) > 1, log=log)
         learned = [s for s in systems if s.model is not None]
+        texts, ids = notes["input_text"], notes["id"]
+        token_counts = [len(x) for x in notes["input_input_ids"]]
         log(f"measuring energy: {repeats} rounds of {window_seconds:g} s windows per model "
             f"({energy_meter.provenance})")
-        cost = _cost(learned, notes, energy_meter, repeats, window_seconds, device, log)
-        scaling = _scaling(learned, notes, prepared.tokenizer, long_tokens, energy_meter,
-                           scaling_repeats, scaling_window_seconds, log)
+        cost = _cost(learned, texts, ids, token_counts, energy_meter, repeats, window_seconds,
+                     device, log)
+        scaling = _scaling(learned, texts, ids, token_counts, prepared.tokenizer, long_tokens,
+                           energy_meter, scaling_repeats, scaling_window_seconds, log)
         report = Report(
             chartlnn_report=1,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -136,11 +139,11 @@ def _accuracy(systems, notes, split: str, schema, resamples: int, seed: int, pai
     return accuracy
 
 
-def _cost(learned, notes, energy_meter, repeats: int, window_seconds: float, device: str,
+def _cost(learned, texts: list[str], ids: list[str], token_counts: list[int], energy_meter,
+          repeats: int, window_seconds: float, device: str,
           log: Callable[[str], None]) -> dict[str, Cost]:
-    """Energy and time per chart, FLOPs and peak memory of each model on the split's notes."""
-    texts, ids = notes["input_text"], notes["id"]
-    token_counts = [len(x) for x in notes["input_input_ids"]]
+    """Energy and time per chart, FLOPs and peak memory of each model on the split's headerless
+    notes (``texts``, their ``ids`` and token counts)."""
     energy = measure_energy(learned, texts, ids, energy_meter, repeats, window_seconds)
     cost = {}
     for system in learned:
@@ -150,12 +153,11 @@ def _cost(learned, notes, energy_meter, repeats: int, window_seconds: float, dev
     return cost
 
 
-def _scaling(learned, notes, tokenizer, long_tokens: Sequence[int], energy_meter, repeats: int,
-             window_seconds: float, log: Callable[[str], None]) -> dict[str, list[ScalingRow]]:
-    """Time and energy per chart by note length: the split's notes in length buckets, then
-    synthetic notes of ``long_tokens`` tokens."""
-    texts, ids = notes["input_text"], notes["id"]
-    token_counts = [len(x) for x in notes["input_input_ids"]]
+def _scaling(learned, texts: list[str], ids: list[str], token_counts: list[int], tokenizer,
+             long_tokens: Sequence[int], energy_meter, repeats: int, window_seconds: float,
+             log: Callable[[str], None]) -> dict[str, list[ScalingRow]]:
+    """Time and energy per chart by note length: the split's headerless notes in length
+    buckets, then synthetic notes of ``long_tokens`` tokens."""
     scaling: dict[str, list[ScalingRow]] = {s.name: [] for s in learned}
     groups = [(label, t, i, mean, False) for label, t, i, mean in length_buckets(texts, ids, token_counts)]
     groups += [(f"{n} (synthetic)", [long_note(texts, tokenizer, n)], [f"long-{n}"], n, True)
