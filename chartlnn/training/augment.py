@@ -14,6 +14,9 @@ Section swap. A model reading notes without headers has to tell a section by wha
 that has memorized a note tells it by which note it is. Each section of a training note is, with
 probability ``rate``, replaced by the same section (text, entity and section tags) of another
 training note read in the same view, so the notes it sees are recombined from their sections.
+The replacement is the closest in length of a few drawn at random: batches are bucketed by note
+length, and a recombined note that grew or shrank a lot would pad its batch (fewer epochs in the
+same budget).
 
 Only training batches are touched: validation and test notes are read as they are. Both swaps
 take and return one note's (token ids, section tags, entity tags) and the view it is read in.
@@ -29,6 +32,9 @@ from tokenizers import Tokenizer
 
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import UNK, token_spans
+
+LENGTH_DRAWS = 4
+"""Sections drawn per swap; the one closest in length to the section it replaces is used."""
 
 Augment = Callable[[Sequence[int], Sequence[int], Sequence[int], str],
                    tuple[list[int], list[int], list[int]]]
@@ -125,7 +131,8 @@ class SectionSwap:
             if field not in pool or float(torch.rand(())) >= self.rate:
                 continue
             candidates = pool[field]
-            other = candidates[int(torch.randint(len(candidates), ()))]
+            drawn = (candidates[i] for i in torch.randint(len(candidates), (LENGTH_DRAWS,)).tolist())
+            other = min(drawn, key=lambda section: abs(section.shape[1] - (stop - first)))
             replaced.append((first, stop, other.tolist()))
         return splice((ids, sections, entities), replaced)
 

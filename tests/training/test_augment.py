@@ -100,6 +100,17 @@ def test_section_swap_replaces_each_section_from_its_begin_tag_whole():
     assert swap([], [], [], "input") == ([], [], [])
 
 
+def test_section_swap_prefers_replacements_of_the_same_length():
+    names = ["O", "B-a", "I-a"]
+    short, long = np.array([[90, 91], [1, 2], [0, 0]]), np.full((3, 30), 2)
+    long[:, 0] = (80, 1, 0)
+    swap = SectionSwap({"input": {"a": [short, long]}}, names, 1.0)
+    torch.manual_seed(0)
+    lengths = [len(swap([5, 6], [1, 2], [0, 0], "input")[0]) for _ in range(200)]
+    assert set(lengths) == {2, 30}  # both are drawn...
+    assert lengths.count(2) > 170  # ...the short one unless every draw was the long one (1 in 16)
+
+
 def _runs(tags, names):
     """The section fields of a note in order, one per section."""
     return [field for _, _, field in token_spans([names[t] for t in tags])]
