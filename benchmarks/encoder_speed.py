@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/encoder_speed.py           # a few minutes on 2 cores
     .venv/bin/python benchmarks/encoder_speed.py --quick   # fewer repeats
 
-Each model is configs/model/<name>.yaml behind an 8000 × d_model embedding (what the product
-counts; the tagging heads are negligible). fp32, 2 threads. Inference runs under
+Each model is configs/model/<name>.yaml behind an 8000 × d_model embedding, with the character
+n-gram table when the YAML has one (indexed from a made-up vocabulary where two pieces in three
+continue a word), as the product builds it; the tagging heads are negligible. fp32, 2 threads. Inference runs under
 torch.inference_mode() on full-length notes, warmed up, the models alternating round by round,
 and reports the median round. Training (forward + backward + AdamW step, with a linear tag head
 and cross-entropy) and peak memory run in a fresh process per model and measurement: peak memory
@@ -32,7 +33,7 @@ import torch
 import yaml
 from torch import nn
 
-from chartlnn.models import build_encoder
+from chartlnn.models import build_trunk, embed_tokens
 from chartlnn.config import shipped_config
 
 CONFIGS = shipped_config("model").parent
@@ -52,11 +53,12 @@ class Embedded(nn.Module):
     def __init__(self, name: str):
         super().__init__()
         config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
-        self.embed = nn.Embedding(VOCAB, config["d_model"])
-        self.encoder = build_encoder(**config)
+        self.embed, self.char_embed, self.encoder, _ = build_trunk(VOCAB, config)
+        if self.char_embed is not None:
+            self.char_embed.index([("##" if i % 3 else "") + f"w{i}" for i in range(VOCAB)])
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embed(ids), mask)
+        return self.encoder(embed_tokens(self, ids), mask)
 
 
 def _batch(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
