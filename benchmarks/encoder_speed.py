@@ -5,13 +5,13 @@
 
 Each model is configs/model/<name>.yaml behind an 8000 × d_model embedding, with the character
 n-gram table when the YAML has one (indexed from a made-up vocabulary where two pieces in three
-continue a word), as the product builds it; the tagging heads are negligible. fp32, 2 threads. Inference runs under
-torch.inference_mode() on full-length notes, warmed up, the models alternating round by round,
-and reports the median round. Training (forward + backward + AdamW step, with a linear tag head
-and cross-entropy) and peak memory run in a fresh process per model and measurement: peak memory
-is the growth of the process's maximum resident set size (resource.getrusage ru_maxrss) across
-the measured work, so it counts activations, gradients and optimizer state, not the interpreter
-or the weights.
+continue a word), as the product builds it; the tagging heads are negligible. fp32, 2 threads.
+Inference runs under torch.inference_mode() on full-length notes, warmed up, the models
+alternating round by round, and reports the median round. Training (forward + backward + AdamW
+step, with a linear tag head and cross-entropy) and peak memory run in a fresh process per model
+and measurement: peak memory is the growth of the process's maximum resident set size
+(resource.getrusage ru_maxrss) across the measured work, so it counts activations, gradients and
+optimizer state, not the interpreter or the weights.
 
 With glibc's default malloc, every tensor of 32 MiB or more gets fresh pages on every call (its
 mmap threshold), which slows batch 16 x 2048 for every model; running with

@@ -131,7 +131,8 @@ class SectionSwap:
             if field not in pool or float(torch.rand(())) >= self.rate:
                 continue
             candidates = pool[field]
-            drawn = (candidates[i] for i in torch.randint(len(candidates), (LENGTH_DRAWS,)).tolist())
+            draws = torch.randint(len(candidates), (LENGTH_DRAWS,)).tolist()
+            drawn = (candidates[i] for i in draws)
             other = min(drawn, key=lambda section: abs(section.shape[1] - (stop - first)))
             replaced.append((first, stop, other.tolist()))
         return splice((ids, sections, entities), replaced)
