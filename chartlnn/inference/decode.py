@@ -128,6 +128,34 @@ def whole_words(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
     return widened
 
 
+MENTION_EDGES = " \t\n-,;:/"
+"""Characters a mention never starts or ends with: list dashes, commas, the slash of a BP."""
+
+
+def tidy_mentions(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
+    """Mentions trimmed of separators at their edges ("Hydralazine -" → "Hydralazine") and two
+    mentions of one field joined by a bare hyphen made one ("Depo" "-" "Provera" →
+    "Depo-Provera"): the tokenizer makes "-" a word of its own, so whole-word decoding can leave
+    it in or cut a hyphenated name in two. A mention of nothing but separators is dropped."""
+    tidy: list[FieldSpan] = []
+    for span in sorted(spans):
+        start, end = span.start, span.end
+        while start < end and text[start] in MENTION_EDGES:
+            start += 1
+        while end > start and text[end - 1] in MENTION_EDGES:
+            end -= 1
+        if start == end:
+            continue
+        last = tidy[-1] if tidy else None
+        if last is not None and last.field == span.field and text[last.end:start] == "-":
+            confidence = (None if last.confidence is None or span.confidence is None
+                          else (last.confidence + span.confidence) / 2)
+            tidy[-1] = last._replace(end=end, confidence=confidence)
+        else:
+            tidy.append(span._replace(start=start, end=end))
+    return tidy
+
+
 def field_value(field: str, text: str) -> Any:
     """The normalized value of a mention: the field's normalizer, or the text itself (stripped)
     for a field of a custom schema that has none."""
@@ -302,9 +330,10 @@ class ChartDecoder:
 
     def decode(self, text: str, encoded: Encoded, tagged: Tagged, note_id: str | None = None,
                phi: dict[str, int] | None = None) -> dict[str, Any]:
-        """The Chart of one note (entity spans widened to whole words, see :func:`whole_words`)."""
+        """The Chart of one note (entity spans widened to whole words and tidied, see
+        :func:`whole_words` and :func:`tidy_mentions`)."""
         sections, entities = self.spans(text, encoded, tagged) if encoded.ids else ([], [])
-        entities = whole_words(text, entities)
+        entities = tidy_mentions(text, whole_words(text, entities))
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)
         return build_chart(text, sections, entities, units=self.units, model=self.model,

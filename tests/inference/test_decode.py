@@ -104,6 +104,21 @@ def test_decode_whole_words_widens_spans_cut_inside_a_word():
     assert [text[s.start:s.end] for s in widened] == ["29-year-old", "Lortab", "120", "80", "Tyle", "nol"]
 
 
+def test_decode_tidy_mentions_trims_separators_and_joins_hyphenated_names():
+    from chartlnn.inference.decode import tidy_mentions
+
+    text = "4. Hydralazine - 10 mg; Depo-Provera, BP 120/80 - aspirin-81"
+    spans = [FieldSpan(3, 16, "medication", 0.9), FieldSpan(24, 28, "medication", 0.8),
+             FieldSpan(29, 37, "medication", 0.6), FieldSpan(41, 45, "bp_systolic"),
+             FieldSpan(45, 47, "bp_diastolic"), FieldSpan(48, 49, "medication"),
+             FieldSpan(50, 58, "medication"), FieldSpan(58, 60, "medication_dose")]
+    tidy = tidy_mentions(text, spans)
+    assert [(text[s.start:s.end], s.field) for s in tidy] == [
+        ("Hydralazine", "medication"), ("Depo-Provera", "medication"), ("120", "bp_systolic"),
+        ("80", "bp_diastolic"), ("aspirin", "medication"), ("81", "medication_dose")]
+    assert tidy[1].confidence == pytest.approx(0.7) and tidy[2].confidence is None
+
+
 def test_decode_sections_come_out_as_runs_not_fragments():
     fields = ["plan", "plan", "", "", "plan", "assessment", "plan", "plan", "", "exam", "exam"]
     assert section_runs(fields) == [(0, 8, "plan"), (9, 11, "exam")]
