@@ -1,4 +1,4 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded five
+"""What structured decoding gives, on one trained model: the same network's tags decoded six
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
@@ -7,7 +7,8 @@ ways and scored like `chartlnn evaluate` does, headerless and with headers.
 2. + entity tags decoded as the most probable valid BIO sequence (``valid_bio``);
 3. + every word tagged as one, its pieces' log-probabilities summed (``word_bio``);
 4. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
-5. + each line voting for one section field before the runs are cut (``whole_lines``).
+5. + each line voting for one section field before the runs are cut (``whole_lines``);
+6. + entity mentions trimmed of separators, hyphenated names joined (``tidy_mentions``).
 
 Each DATA_DIR is a prepared dataset whose test split is scored (e.g. MTSamples silver labels, and
 the gold set prepared with ``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
@@ -41,17 +42,21 @@ def _argmax_spans(self, text, encoded, tagged):
     return families[0], families[1]
 
 
+UNTIDY = mock.patch.object(decode, "tidy_mentions", lambda text, spans: list(spans))
+
 VARIANTS = {
     "argmax": [mock.patch.object(model_module, "word_bio",
                                  lambda log_probs, continues: log_probs.argmax(-1)),
-               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
+               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
     "+ valid BIO entities": [
         mock.patch.object(model_module, "word_bio",
                           lambda log_probs, continues: decode.valid_bio(log_probs, log_probs.argmax(-1))),
-        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
-    "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans)],
-    "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields))],
-    "+ whole lines": [],
+        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
+    "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
+    "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields)),
+                       UNTIDY],
+    "+ whole lines": [UNTIDY],
+    "+ tidied mentions": [],
 }
 
 

@@ -1,0 +1,48 @@
+"""The benchmark scripts still run against the code as it is: each on the tiny test model, with the
+smallest settings, checking that it prints its table (the figures themselves belong to the
+README, measured on real data)."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_encoder_speed_builds_and_runs_every_model_as_shipped():
+    spec = importlib.util.spec_from_file_location("encoder_speed", BENCHMARKS / "encoder_speed.py")
+    encoder_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(encoder_speed)
+    ids = torch.randint(0, encoder_speed.VOCAB, (2, 40))
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    for name in encoder_speed.MODELS:
+        with torch.inference_mode():
+            out = encoder_speed.Embedded(name).eval()(ids, mask)
+        assert out.shape[:2] == (2, 40) and torch.isfinite(out).all(), name
+
+
+def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, dataset):
+    out = _run("decoding_levers.py", liquid_model, dataset)
+    for variant in ("argmax", "+ valid BIO entities", "+ whole-word entities", "+ section runs",
+                    "+ whole lines", "+ tidied mentions"):
+        assert f"| {variant} | headerless |" in out and f"| {variant} | with headers |" in out
+
+
+@pytest.mark.parametrize("script, extra, expected", [
+    ("learning_curve.py", (), ["| epoch | minutes | field F1", "best field F1"]),
+    ("int8_check.py", ("dataset",), ["fp32: entity value F1", "int8 (dynamic, linear layers): entity value F1"]),
+])
+def test_model_benchmarks_run_on_a_small_model(script, extra, expected, liquid_model, dataset):
+    out = _run(script, liquid_model, *[dataset if arg == "dataset" else arg for arg in extra])
+    assert all(line in out for line in expected), out[-1000:]
