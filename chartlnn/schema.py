@@ -22,6 +22,7 @@ CHART_JSON_SCHEMA = shipped_resource("chart.schema.json")
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLURAL_SUFFIX = re.compile(r"\s*\((?:S|ES)\)$")
+_SLASH = re.compile(r"\s*/\s*")
 
 
 class SchemaError(ChartlnnError, ValueError):
@@ -29,8 +30,9 @@ class SchemaError(ChartlnnError, ValueError):
 
 
 def normalize_header(header: str) -> str:
-    """The form headers are compared in: upper case, single spaces, no trailing "(S)"/"(ES)"."""
-    return _PLURAL_SUFFIX.sub("", " ".join(header.upper().split())).strip()
+    """The form headers are compared in: upper case, single spaces, no space around "/", no
+    trailing "(S)"/"(ES)"."""
+    return _SLASH.sub("/", _PLURAL_SUFFIX.sub("", " ".join(header.upper().split())).strip())
 
 
 class _Strict(BaseModel):
@@ -45,6 +47,9 @@ class SectionField(_Strict):
     """Sub-headers that belong to this section (BP:, PULSE: in vital signs)."""
     continues_as: str | None = None
     """When set, any other sub-header ends this section and opens that one, at the sub-header."""
+    keywords: list[str] = []
+    """Single words that make a header the schema does not list open this section when they are
+    its head ("OPERATIVE INDICATIONS" → INDICATIONS; "DESCRIPTION OF TECHNIQUE" → TECHNIQUE)."""
 
 
 class EntityField(_Strict):
@@ -96,6 +101,14 @@ class Schema(_Strict):
                 if key in seen and seen[key] != name:
                     raise ValueError(f"header {header!r} maps to both {seen[key]!r} and {name!r}")
                 seen[key] = name
+        owner: dict[str, str] = {}
+        for name, sec in self.sections.items():
+            for word in sec.keywords:
+                key = normalize_header(word)
+                if len(key.split()) != 1:
+                    raise ValueError(f"keyword {word!r} of section {name!r} must be one word")
+                if owner.setdefault(key, name) != name:
+                    raise ValueError(f"keyword {word!r} belongs to both {owner[key]!r} and {name!r}")
         return self
 
     @property
@@ -109,6 +122,10 @@ class Schema(_Strict):
     def header_map(self) -> dict[str, str]:
         """Normalized header text → section field name."""
         return {normalize_header(h): name for name, sec in self.sections.items() for h in sec.headers}
+
+    def keyword_map(self) -> dict[str, str]:
+        """Normalized header keyword → section field name."""
+        return {normalize_header(w): name for name, sec in self.sections.items() for w in sec.keywords}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(exclude_defaults=False), sort_keys=False, width=100)

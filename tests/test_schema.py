@@ -24,6 +24,8 @@ def test_schema_header_map_covers_mtsamples_variants(schema):
     assert headers["IMPRESSION"] == "assessment"
     assert headers["REASON FOR CONSULTATION"] == "chief_complaint"
     assert normalize_header("Postoperative  diagnosis(es)") == "POSTOPERATIVE DIAGNOSIS"
+    assert normalize_header("Assessment / plan") == "ASSESSMENT/PLAN"
+    assert schema.keyword_map()["TECHNIQUE"] == "procedure"
 
 
 def test_schema_round_trips_through_yaml(schema, tmp_path):
@@ -37,6 +39,8 @@ def test_schema_round_trips_through_yaml(schema, tmp_path):
     (lambda s: s.replace("part_of: medication", "part_of: drug", 1), "unknown entity 'drug'"),
     (lambda s: s.replace("headers: [ALLERGIES,", "headers: [CHIEF COMPLAINT, ALLERGIES,"), "maps to both"),
     (lambda s: s.replace("description: The kind of note.", "colour: blue"), "documents.note_type.colour"),
+    (lambda s: s.replace("keywords: [PMH]", "keywords: [PMH, TECHNIQUE]"), "belongs to both"),
+    (lambda s: s.replace("keywords: [PMH]", "keywords: [MEDICAL HISTORY]"), "must be one word"),
     (lambda s: s + "\n  bad: [", "not a readable YAML file"),
 ])
 def test_schema_bad_file_gives_one_line_naming_the_file(tmp_path, edit, message):

@@ -9,8 +9,14 @@ Rules (stated once, here):
   open section. Sub-headers (HEENT:, LUNGS:) never open or close anything, except in a section
   with ``continues_as``: there any sub-header that is not one of its ``items`` ends it and the
   other section goes on from that sub-header (VITAL SIGNS: BP … HEENT: … becomes vitals, then
-  exam). An unknown header closes the open section unless that section is a container (exam,
-  ROS, vitals, results), where it is taken as one more sub-header.
+  exam). A header the schema does not list opens the section of its head keyword (below), if it
+  has one; otherwise it is unknown. An unknown header closes the open section unless that section
+  is a container (exam, ROS, vitals, results), where it is taken as one more sub-header.
+- A header's head keyword: its parts split at "/", "&", "," and " AND " are read in order, and the
+  first that is a listed header, or holds a section keyword, decides. Within a part, the words
+  before the first preposition (OF, FOR, IN, ...) are read right to left, as English puts the head
+  noun last ("OPERATIVE INDICATIONS" → indications), then the words after it left to right
+  ("DESCRIPTION OF TECHNIQUE" → technique).
 - The span runs from the first non-space character after the header's colon to the last
   non-space character before the next header that closes it; the header's words are never in it.
 """
@@ -24,6 +30,9 @@ from chartlnn.notes import SILVER_HEADER, Span
 from chartlnn.schema import Schema, normalize_header
 
 MAX_HEADER_WORDS = 7
+_CONJUNCTIONS = re.compile(r"/|&|,| AND ")
+_PREPOSITIONS = frozenset({"OF", "FOR", "IN", "ON", "AT", "WITH", "TO", "FROM", "BY", "SINCE", "UNDER",
+                           "AFTER", "BEFORE", "DURING", "PER", "VIA"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class SectionLabeler:
 
     def __init__(self, schema: Schema) -> None:
         self.fields = schema.header_map()
+        self.keywords = schema.keyword_map()
         self.subheaders = {normalize_header(h) for h in schema.subheaders}
         self.other = {normalize_header(h) for h in schema.other_headers}
         self.containers = set(schema.container_sections)
@@ -99,7 +109,23 @@ class SectionLabeler:
             if follow is not None:
                 return Header(start, end, "section", follow, removable=False, content_start=start)
             return Header(start, end, "sub", removable=False)
+        field = self._head_keyword_field(name)
+        if field is not None:
+            return Header(start, end, "section", field, content_start=end)
         return Header(start, end, "unknown")
+
+    def _head_keyword_field(self, name: str) -> str | None:
+        """The section a header the schema does not list opens by its head keyword, or None."""
+        for part in _CONJUNCTIONS.split(name):
+            part = part.strip()
+            if part in self.fields:
+                return self.fields[part]
+            words = part.split()
+            cut = next((i for i, w in enumerate(words) if w in _PREPOSITIONS), len(words))
+            for word in [*reversed(words[:cut]), *words[cut + 1:]]:
+                if word in self.keywords:
+                    return self.keywords[word]
+        return None
 
     def label(self, text: str) -> tuple[list[Span], list[Header]]:
         """Section spans (source ``silver:header``) and the headers they came from."""

@@ -44,6 +44,29 @@ def test_sections_other_and_unknown_headers_close_a_section(labeler):
     assert all(h.removable for h in headers)
 
 
+@pytest.mark.parametrize("header, field", [
+    ("OPERATIVE INDICATIONS", "history_of_present_illness"),      # head noun last
+    ("INDICATIONS FOR THE OPERATION", "history_of_present_illness"),  # head before the preposition
+    ("DESCRIPTION OF TECHNIQUE", "procedure"),                    # no head keyword: its complement
+    ("FINDINGS DURING THE PROCEDURE", "results"),
+    ("PLAN / RECOMMENDATIONS", "plan"),                           # the first part that decides
+    ("PERSONAL AND SOCIAL HISTORY", "social_history"),            # a listed header as a part
+    ("REASON FOR CT SCAN", "chief_complaint"),
+])
+def test_sections_unlisted_headers_open_the_section_of_their_head_keyword(labeler, header, field):
+    text = f"HISTORY: Pain.\n{header}: Some text.\nANESTHESIA: General."
+    spans, headers = labeler.label(text)
+    assert [(s.label, text[s.start:s.end]) for s in spans] == [
+        ("history_of_present_illness", "Pain."), (field, "Some text.")]
+    assert [h.kind for h in headers] == ["section", "section", "other"]
+
+
+def test_sections_unlisted_headers_inside_an_exam_stay_sub_headers(labeler):
+    text = "PHYSICAL EXAMINATION: Alert.\nRECTAL EXAM FINDINGS: Normal.\nPLAN: Home."
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("physical_exam", "Alert.\nRECTAL EXAM FINDINGS: Normal."), ("plan", "Home.")]
+
+
 def test_sections_known_headers_in_title_case_and_plural_suffix(labeler):
     text = "Chief complaint: cough\nPostoperative diagnosis(es): Same.\nMeds: none"
     assert [s[:2] for s in _sections(labeler, text)] == [
