@@ -312,7 +312,8 @@ def _is_drug_use(text: str, start: int, end: int) -> bool:
 
 def _medication(text: str, start: int, end: int, group: int) -> list[Span]:
     """The name span of one medication and the dose, route and frequency written right after it
-    ("Lasix 20 mg p.o. daily"), all sharing ``group``."""
+    ("Lasix 20 mg p.o. daily") or a dose or route right before it ("100 mg of Demerol", "IV
+    Cipro"), all sharing ``group``."""
     formulation = pat.FORMULATION.match(text, end)
     if formulation:
         end = formulation.end()
@@ -320,6 +321,12 @@ def _medication(text: str, start: int, end: int, group: int) -> list[Span]:
     if name is None:
         return []
     spans, pos, seen = [name], end, set()
+    window = max(0, start - 40)
+    for label, pattern in (("medication_dose", pat.DOSE_BEFORE), ("medication_route", pat.ROUTE_BEFORE)):
+        found = pattern.search(text, window, start)
+        if found and (part := _span(text, *found.span("part"), label, group=group)) is not None:
+            spans.append(part)
+            seen.add(label)
     while True:
         for label, pattern in pat.SIG_PARTS:
             found = None if label in seen else pattern.match(text, pos)

@@ -164,8 +164,8 @@ NOT_A_NAME = {
     "spray", "supplement", "liquid", "suspension", "syrup",
 }
 
-# The parts of a medication after its name ("81 mg p.o. daily p.r.n."), and words skipped
-# between them ("one to two tablets", "push").
+# The parts of a medication after its name ("81 mg p.o. daily p.r.n."), and words and commas
+# skipped between them ("one to two tablets", "push", "100 mg, 1 p.o. b.i.d.").
 SIG_DOSE = re.compile(r"\s+(?P<part>" + DOSE + ")")
 SIG_ROUTE = re.compile(
     r"\s+(?P<part>p\.\s?o\.|P\.O\.|PO|po|I\.V\.|IV|I\.M\.|IM|SL|PR(?![A-Za-z])|p\.r\.(?!\s?n)|SQ|SC|s\.c\."
@@ -197,12 +197,17 @@ FREQ_PRN = abbreviation("prn") + r"|as\s+needed|as\s+necessary"
 SIG_FREQUENCY = re.compile(
     rf"\s+(?P<part>(?i:(?:{FREQ_BASE})(?:\s+(?:{FREQ_PRN}))?|{FREQ_PRN}))(?![A-Za-z])")
 SIG_FILLER = re.compile(
-    rf"\s+(?:(?:\d+|{norm.NUMBER_WORD}|half|a)(?:\s*(?:-|to)\s*(?:\d+|{norm.NUMBER_WORD}))?"
+    rf"\s*,|\s+(?:(?:\d+|{norm.NUMBER_WORD}|half|a)(?:\s*(?:-|to)\s*(?:\d+|{norm.NUMBER_WORD}))?"
     r"(?:\s+(?:tablets?|tabs?|capsules?|caps?|pills?|puffs?|drops?|sprays?))?"
     r"|tablets?|tabs?|capsules?|caps?|push|drip|bolus|take|takes|of)(?![A-Za-z])",
     re.IGNORECASE)
 SIG_PARTS = (("medication_dose", SIG_DOSE), ("medication_route", SIG_ROUTE),
               ("medication_frequency", SIG_FREQUENCY))
+# Parts written before the name: "given 100 mg of Demerol", "received IV Cipro".
+DOSE_BEFORE = re.compile(r"(?<![\w.])(?P<part>" + DOSE + r")\s+of\s+$")
+ROUTE_BEFORE = re.compile(
+    r"(?<![\w.])(?P<part>I\.V\.|IV|I\.M\.|IM|SQ|(?i:intravenous|intramuscular|subcutaneous"
+    r"|topical|oral|sublingual|inhaled|nebulized|intranasal))\s+$")
 
 
 # --- negation ----------------------------------------------------------------------------------

@@ -123,9 +123,22 @@ def test_entities_medication_with_dose_route_frequency(labeler):
      [("medication", "Coumadin", "coumadin"), ("medication_dose", "5 mg", {"amount": 5.0, "unit": "mg"}),
       ("medication_route", "PO", "oral"), ("medication_frequency", "QHS", "at bedtime")]),
     ("Lovenox 1 mg per kg subq twice a day.", [("medication", "Lovenox", "lovenox")]),
+    ("1.  Seroquel 100 mg, 1 p.o. b.i.d.",
+     [("medication", "Seroquel", "seroquel"), ("medication_dose", "100 mg", {"amount": 100.0, "unit": "mg"}),
+      ("medication_route", "p.o.", "oral"), ("medication_frequency", "b.i.d.", "twice daily")]),
+    ("He was given 100 mg of Demerol and IV Cipro.",
+     [("medication_dose", "100 mg", {"amount": 100.0, "unit": "mg"}), ("medication", "Demerol", "demerol"),
+      ("medication_route", "IV", "intravenous"), ("medication", "Cipro", "cipro")]),
 ])
 def test_entities_medication_sig_forms(labeler, text, expected):
     assert found(labeler, text) == expected
+
+
+def test_entities_a_part_after_one_name_and_before_the_next_goes_to_the_first(labeler):
+    text = "Lasix 20 mg IV Demerol"
+    assert [(s.label, text[s.start:s.end], s.attrs["group"]) for s in labeler.label(text)] == [
+        ("medication", "Lasix", 0), ("medication_dose", "20 mg", 0), ("medication_route", "IV", 0),
+        ("medication", "Demerol", 1)]
 
 
 @pytest.mark.parametrize("text", [
