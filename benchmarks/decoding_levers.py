@@ -1,4 +1,4 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded six
+"""What structured decoding gives, on one trained model: the same network's tags decoded seven
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
@@ -8,10 +8,13 @@ ways and scored like `chartlnn evaluate` does, headerless and with headers.
 3. + every word tagged as one, its pieces' log-probabilities summed (``word_bio``);
 4. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
 5. + each line voting for one section field before the runs are cut (``whole_lines``);
-6. + entity mentions trimmed of separators, hyphenated names joined (``tidy_mentions``).
+6. + entity mentions trimmed of separators, hyphenated names joined (``tidy_mentions``);
+7. + a section split where the tagger began one at a line start (``line_breaks``): two sections
+   of one field in a row, their headers dropped, stay two spans.
 
-Each DATA_DIR is a prepared dataset whose test split is scored (e.g. MTSamples silver labels, and
-the gold set prepared with ``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
+Each DATA_DIR is a prepared dataset whose gold split (when it has one, as `evaluate` chooses) or
+test split is scored (e.g. MTSamples silver labels, and the gold set prepared with
+``-O gold=benchmarks/gold/mtsamples-test.jsonl -O only_gold=true``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def _argmax_spans(self, text, encoded, tagged):
 
 
 UNTIDY = mock.patch.object(decode, "tidy_mentions", lambda text, spans: list(spans))
+UNBROKEN = mock.patch.object(decode, "line_breaks", lambda tags, newline: set())
 
 VARIANTS = {
     "argmax": [mock.patch.object(model_module, "word_bio",
@@ -54,9 +58,10 @@ VARIANTS = {
         mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
     "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
     "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields)),
-                       UNTIDY],
-    "+ whole lines": [UNTIDY],
-    "+ tidied mentions": [],
+                       UNTIDY, UNBROKEN],
+    "+ whole lines": [UNTIDY, UNBROKEN],
+    "+ tidied mentions": [UNBROKEN],
+    "+ sections split at line starts": [],
 }
 
 
@@ -66,11 +71,12 @@ def main() -> None:
     parser.add_argument("data", type=Path, nargs="+")
     args = parser.parse_args()
     chart_model = load(args.model)
-    print(f"model: {args.model}; F1 in points (micro), test split")
+    print(f"model: {args.model}; F1 in points (micro)")
     for data in args.data:
         prepared = load_prepared(data)
-        split = prepared.splits["test"]
-        print(f"\n{data} ({len(split)} notes)\n")
+        split_name = "gold" if len(prepared.splits.get("gold", [])) else "test"
+        split = prepared.splits[split_name]
+        print(f"\n{data}, {split_name} split ({len(split)} notes)\n")
         print("| decoding | view | " + " | ".join(name for _, name in METRICS) + " |")
         print("|---|---|" + "---:|" * len(METRICS))
         for variant, patches in VARIANTS.items():

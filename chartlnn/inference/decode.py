@@ -276,13 +276,22 @@ def whole_lines(fields: Sequence[str], newline: Sequence[bool]) -> list[str]:
     return out
 
 
-def section_runs(fields: Sequence[str]) -> list[tuple[int, int, str]]:
+def line_breaks(tags: Sequence[str], newline: Sequence[bool]) -> set[int]:
+    """Tokens that open a line the tagger began a section on (its first token tagged ``B-``):
+    where two sections of one field meet, as two diagnoses whose headers were dropped, the
+    second starts there and not inside the first."""
+    return {i for i, tag in enumerate(tags)
+            if tag.startswith("B-") and not newline[i] and (i == 0 or newline[i - 1])}
+
+
+def section_runs(fields: Sequence[str], breaks: set[int] = frozenset()) -> list[tuple[int, int, str]]:
     """Token-index runs ``(first, last + 1, field)`` of one section field each, from per-token
     section fields ("" for none): short gaps inside a section are filled and short islands of
-    another field inside one are absorbed, so a section comes out as one span, not fragments."""
+    another field inside one are absorbed, so a section comes out as one span, not fragments.
+    A token in ``breaks`` starts a new span even where the field goes on."""
     runs: list[list] = []
     for i, name in enumerate(fields):
-        if runs and runs[-1][2] == name:
+        if runs and runs[-1][2] == name and i not in breaks:
             runs[-1][1] = i + 1
         else:
             runs.append([i, i + 1, name])
@@ -293,7 +302,7 @@ def section_runs(fields: Sequence[str]) -> list[tuple[int, int, str]]:
             run[2] = before[2]
     merged: list[list] = []
     for run in runs:
-        if merged and merged[-1][2] == run[2]:
+        if merged and merged[-1][2] == run[2] and run[0] not in breaks:
             merged[-1][1] = run[1]
         else:
             merged.append(list(run))
@@ -315,13 +324,15 @@ class ChartDecoder:
               ) -> tuple[list[FieldSpan], list[FieldSpan]]:
         """Section and entity spans with confidences, on ``text`` (which the offsets index).
         Sections are voted line by line (:func:`whole_lines`) and smoothed into runs
-        (:func:`section_runs`); entities follow the BIO tags."""
+        (:func:`section_runs`), split where the tagger began a section at a line start
+        (:func:`line_breaks`); entities follow the BIO tags."""
         newline = [text[a:b] == "\n" for a, b in encoded.offsets]
-        section_fields = whole_lines([self.section_tags[t].partition("-")[2] for t in tagged.section],
-                                     newline)
+        section_tags = [self.section_tags[t] for t in tagged.section]
+        section_fields = whole_lines([tag.partition("-")[2] for tag in section_tags], newline)
+        breaks = line_breaks(section_tags, newline)
         entity_tags = [self.entity_tags[t] for t in tagged.entity]
         families = []
-        for runs, probs in ((section_runs(section_fields), tagged.section_prob),
+        for runs, probs in ((section_runs(section_fields, breaks), tagged.section_prob),
                             (token_spans(entity_tags), tagged.entity_prob)):
             families.append([FieldSpan(encoded.offsets[first][0], encoded.offsets[stop - 1][1],
                                        label, float(probs[first:stop].mean()))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
-                                       FieldSpan, Tagged, build_chart, model_info, section_runs,
-                                       valid_bio, whole_lines, word_bio)
+                                       FieldSpan, Tagged, build_chart, line_breaks, model_info,
+                                       section_runs, valid_bio, whole_lines, word_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
 
@@ -127,6 +127,18 @@ def test_decode_sections_come_out_as_runs_not_fragments():
     long_island = ["a"] * 3 + ["b"] * SECTION_ISLAND_TOKENS + ["a"] * 3
     assert [run[2] for run in section_runs(long_island)] == ["a", "b", "a"]
     assert section_runs([]) == [] and section_runs(["", ""]) == []
+
+
+def test_decode_a_section_begun_at_a_line_start_is_a_span_of_its_own():
+    # "Appendicitis.\nSame." after both diagnosis headers were dropped: two assessments in a row.
+    tags = ["B-assessment", "I-assessment", "I-assessment", "B-assessment", "I-assessment",
+            "I-assessment", "B-assessment", "I-assessment"]
+    newline = [False, False, True, False, False, False, False, False]
+    breaks = line_breaks(tags, newline)
+    assert breaks == {0, 3}  # a B- inside a line (token 6) is no line start
+    fields = [t.partition("-")[2] for t in tags]
+    assert section_runs(fields, breaks) == [(0, 3, "assessment"), (3, 8, "assessment")]
+    assert section_runs(fields) == [(0, 8, "assessment")]
 
 
 def _valid(tags):
