@@ -288,7 +288,8 @@ def section_runs(fields: Sequence[str], breaks: set[int] = frozenset()) -> list[
     """Token-index runs ``(first, last + 1, field)`` of one section field each, from per-token
     section fields ("" for none): short gaps inside a section are filled and short islands of
     another field inside one are absorbed, so a section comes out as one span, not fragments.
-    A token in ``breaks`` starts a new span even where the field goes on."""
+    A token in ``breaks`` starts a new span even where the field goes on, and what lies between
+    that span and the one before it is not filled in."""
     runs: list[list] = []
     for i, name in enumerate(fields):
         if runs and runs[-1][2] == name and i not in breaks:
@@ -298,7 +299,7 @@ def section_runs(fields: Sequence[str], breaks: set[int] = frozenset()) -> list[
     for i in range(1, len(runs) - 1):
         before, run, after = runs[i - 1], runs[i], runs[i + 1]
         short = run[1] - run[0] < (SECTION_GAP_TOKENS + 1 if not run[2] else SECTION_ISLAND_TOKENS)
-        if short and before[2] and before[2] == after[2]:
+        if short and before[2] and before[2] == after[2] and after[0] not in breaks:
             run[2] = before[2]
     merged: list[list] = []
     for run in runs:
@@ -307,6 +308,18 @@ def section_runs(fields: Sequence[str], breaks: set[int] = frozenset()) -> list[
         else:
             merged.append(list(run))
     return [(first, stop, name) for first, stop, name in merged if name]
+
+
+def trim_newlines(runs: Sequence[tuple[int, int, str]], newline: Sequence[bool]
+                  ) -> list[tuple[int, int, str]]:
+    """The runs without the newline tokens they end on: a section ends where its last line does
+    (a run that ends where the next of its field begins had taken the blank lines between)."""
+    trimmed = []
+    for first, stop, name in runs:
+        while stop - 1 > first and newline[stop - 1]:
+            stop -= 1
+        trimmed.append((first, stop, name))
+    return trimmed
 
 
 @dataclass(frozen=True)
@@ -332,7 +345,8 @@ class ChartDecoder:
         breaks = line_breaks(section_tags, newline)
         entity_tags = [self.entity_tags[t] for t in tagged.entity]
         families = []
-        for runs, probs in ((section_runs(section_fields, breaks), tagged.section_prob),
+        sections = trim_newlines(section_runs(section_fields, breaks), newline)
+        for runs, probs in ((sections, tagged.section_prob),
                             (token_spans(entity_tags), tagged.entity_prob)):
             families.append([FieldSpan(encoded.offsets[first][0], encoded.offsets[stop - 1][1],
                                        label, float(probs[first:stop].mean()))

@@ -5,7 +5,7 @@ import pytest
 
 from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
                                        FieldSpan, Tagged, build_chart, line_breaks, model_info,
-                                       section_runs, valid_bio, whole_lines, word_bio)
+                                       section_runs, trim_newlines, valid_bio, whole_lines, word_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
 
@@ -139,6 +139,15 @@ def test_decode_a_section_begun_at_a_line_start_is_a_span_of_its_own():
     fields = [t.partition("-")[2] for t in tags]
     assert section_runs(fields, breaks) == [(0, 3, "assessment"), (3, 8, "assessment")]
     assert section_runs(fields) == [(0, 8, "assessment")]
+    assert trim_newlines(section_runs(fields, breaks), newline) == [
+        (0, 2, "assessment"), (3, 8, "assessment")]  # the first ends on its line, not the newline
+
+
+def test_decode_no_gap_is_filled_up_to_a_section_begun_at_a_line_start():
+    # "Same.\nGeneral.\nNone." with the second line untagged (it was under ANESTHESIA:).
+    fields = ["assessment", "", "", "", "assessment"]
+    assert section_runs(fields) == [(0, 5, "assessment")]
+    assert section_runs(fields, {4}) == [(0, 1, "assessment"), (4, 5, "assessment")]
 
 
 def _valid(tags):
