@@ -3,6 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from chartlnn.cli import app
+from chartlnn.schema import load_schema
 
 runner = CliRunner()
 
@@ -29,6 +30,19 @@ def test_cli_prepare_then_inspect(tmp_path):
     assert shown.exit_code == 0 and "Data card" in shown.output and "empty note" in shown.output
     as_json = runner.invoke(app, ["inspect", str(out), "--json"])
     assert json.loads(as_json.output)["counts"]["notes_kept"] == 12
+    assert f"schema default v{load_schema().version};" in result.output
+
+
+def test_cli_prepare_says_when_the_schema_comes_with_the_tokenizer(tmp_path):
+    source = _csv(tmp_path / "notes.csv", NOTES)
+    first = runner.invoke(app, ["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "a"),
+                                "--set", "vocab_size=500"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["prepare", "csv", "--input", str(source), "--out", str(tmp_path / "b"),
+                                "--tokenizer", str(tmp_path / "a")])
+    assert again.exit_code == 0, again.output
+    shown = f"schema default v{load_schema().version} from {tmp_path / 'a'} (--schema to use another)"
+    assert shown in " ".join(again.output.split())
 
 
 def test_cli_errors_are_one_line_and_exit_1(tmp_path):
