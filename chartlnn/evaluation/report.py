@@ -43,6 +43,9 @@ class Headline(TypedDict, total=False):
     f1: float
     ci95: list[float]
     difference_ci95: list[float]
+    rules_difference_ci95: list[float]
+    """Entity value F1 of the model under test minus the rules', on the same resampled notes:
+    whether the model reads values better than the labeler it learned from (gold labels)."""
 
 
 class Confusion(TypedDict):

@@ -22,8 +22,9 @@ from typing import Any, Callable, Sequence
 from chartlnn.evaluation.cost import (length_buckets, long_note, machine, measure_energy,
                                       model_facts, peak_memory_mib, versions)
 from chartlnn.evaluation.energy import DEFAULT_WATTS_PER_CORE, MeterUnavailable, select_meter
-from chartlnn.evaluation.report import (VIEW_NAMES, Cost, DataInfo, Report, ScalingRow, Settings,
-                                        SystemInfo, ViewSummary)
+from chartlnn.evaluation.metrics import bootstrap_f1
+from chartlnn.evaluation.report import (RULES, VIEW_NAMES, Cost, DataInfo, Report, ScalingRow,
+                                        Settings, SystemInfo, ViewSummary)
 from chartlnn.evaluation.systems import EvaluateError, load_systems, score_view, summarize_view
 from chartlnn.evaluation.writer import write_report
 from chartlnn.preparing.dataset import DatasetError, load_prepared
@@ -136,6 +137,13 @@ def _accuracy(systems, notes, split: str, schema, resamples: int, seed: int, pai
         for i, system in enumerate(systems):
             accuracy[system.name][view] = summarize_view(scored[system.name], resamples, seed,
                                                          baseline if i == 0 else None)
+        rules = scored.get(RULES)
+        if (rules is not None and systems[0].name != RULES
+                and len(rules.notes) == len(scored[systems[0].name].notes)):
+            ours = accuracy[systems[0].name][view].headline["entity_value"]
+            ours["rules_difference_ci95"] = bootstrap_f1(
+                [n.counts["entity_value"] for n in scored[systems[0].name].notes], resamples, seed,
+                [n.counts["entity_value"] for n in rules.notes])["difference_ci95"]
     return accuracy
 
 

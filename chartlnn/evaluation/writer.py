@@ -81,6 +81,13 @@ def render_markdown(report: Report) -> str:
         lines += [f"- {METRIC_NAMES[m]}: [{_f1(head[m]['difference_ci95'][0])}, "
                   f"{_f1(head[m]['difference_ci95'][1])}]" for m in HEADLINE if "difference_ci95" in head[m]]
         lines.append("")
+    versus_rules = [(VIEW_NAMES[view], report.accuracy[names[0]][view].headline["entity_value"]
+                     .get("rules_difference_ci95")) for view in ("input", "full")]
+    if all(ci for _, ci in versus_rules):
+        lines += [f"Entity value F1, {names[0]} − rules, paired, 95% interval in F1 points: "
+                  + "; ".join(f"{view} [{_f1(ci[0])}, {_f1(ci[1])}]" for view, ci in versus_rules)
+                  + " (on silver labels the rules are the answer key; on gold they are a system "
+                  "like any other).", ""]
     if cost:
         lines += ["## Cost per chart (headerless test notes)", "", _cost_table(report), ""]
         if baseline in cost and names[0] in cost:

@@ -35,6 +35,10 @@ def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, 
             low, high = scores.headline["entity_value"]["ci95"]
             assert 0 <= low <= scores.headline["entity_value"]["f1"] <= high <= 1
     assert "difference_ci95" in report.accuracy["liquid"]["input"].headline["section_token"]
+    for view in ("input", "full"):  # the model under test against its teacher, paired
+        low, high = report.accuracy["liquid"][view].headline["entity_value"]["rules_difference_ci95"]
+        assert -1 <= low <= high <= 1
+    assert "rules_difference_ci95" not in report.accuracy["transformer"]["input"].headline["entity_value"]
     for name in ("liquid", "transformer"):
         cost = report.cost[name]
         assert cost.provenance in ("measured:nvml", "measured:rapl", "estimated:cpu-time")
@@ -46,6 +50,7 @@ def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, 
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(asdict(report)))
     markdown = (out / "report.md").read_text()
     assert "## Accuracy, headerless (the real task)" in markdown and "| rules |" in markdown
+    assert "Entity value F1, liquid − rules, paired" in markdown
     for plot in ("f1_vs_energy", "time_vs_length", "per_field_f1"):
         assert (out / "plots" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(EvaluateError, match="already there"):
