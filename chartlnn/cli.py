@@ -83,9 +83,9 @@ def prepare(
                        schema=load_schema(schema) if schema else None,
                        tokenizer_from=tokenizer, mix=mixed, show_progress=sys.stderr.isatty())
     counts = card["counts"]
-    inherited = schema is None and tokenizer is not None and (tokenizer / "schema.yaml").exists()
-    schema_line = (f"schema {card['schema']['name']} v{card['schema']['version']}"
-                   + (f" from {tokenizer} (--schema to use another)" if inherited else ""))
+    used = card["schema"]
+    schema_line = (f"schema {used['name']} v{used['version']}"
+                   + (f" from {used['from']} (--schema to use another)" if used["from"] else ""))
     console.print(f"wrote {out}: {counts['notes_kept']} notes kept "
                   f"({', '.join(f'{k} {v}' for k, v in card['splits'].items())}), "
                   f"{counts['records_rejected']} rejected; {schema_line}; "

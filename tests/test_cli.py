@@ -43,6 +43,9 @@ def test_cli_prepare_says_when_the_schema_comes_with_the_tokenizer(tmp_path):
     assert again.exit_code == 0, again.output
     shown = f"schema default v{load_schema().version} from {tmp_path / 'a'} (--schema to use another)"
     assert shown in " ".join(again.output.split())
+    card = json.loads((tmp_path / "b" / "data_card.json").read_text())
+    assert card["schema"]["from"] == str(tmp_path / "a")
+    assert f"(from `{tmp_path / 'a'}`)" in (tmp_path / "b" / "data_card.md").read_text()
 
 
 def test_cli_errors_are_one_line_and_exit_1(tmp_path):

@@ -101,15 +101,15 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
     """
     config = config or load_config(PrepareConfig)
     out = Path(out)
-    tokenizer = None
+    tokenizer, schema_from = None, None
     if tokenizer_from is not None:
         tokenizer = load_tokenizer(tokenizer_from)
         model_schema = Path(tokenizer_from) / "schema.yaml"
         if schema is None and model_schema.exists():
-            schema = load_schema(model_schema)
+            schema, schema_from = load_schema(model_schema), str(tokenizer_from)
     schema = schema or load_schema()
     card = DataCard(recipe=recipe, input_path=str(input_path) if input_path else None,
-                    schema=schema, config=config)
+                    schema=schema, config=config, schema_from=schema_from)
     labeler = NoteLabeler(schema)
     sources = [Source(recipe, input_path, options or {}), *(mix or [])]
 

@@ -25,8 +25,11 @@ PERCENTILES = (50, 90, 99, 100)
 class DataCard:
     """Accumulates counts while `prepare` runs; renders them as JSON and Markdown."""
 
-    def __init__(self, recipe: str, input_path: str | None, schema: Schema, config: Any) -> None:
+    def __init__(self, recipe: str, input_path: str | None, schema: Schema, config: Any,
+                 schema_from: str | None = None) -> None:
         self.recipe, self.input_path, self.schema, self.config = recipe, input_path, schema, config
+        self.schema_from = schema_from
+        """The model or dataset directory the schema came with (``--tokenizer``), if it did."""
         self.records_in = 0
         self.mixed_in = Counter()
         self.rejects: list[Reject] = []
@@ -122,7 +125,8 @@ class DataCard:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "recipe": self.recipe,
             "input": self.input_path,
-            "schema": {"name": self.schema.name, "version": self.schema.version},
+            "schema": {"name": self.schema.name, "version": self.schema.version,
+                       "from": self.schema_from},
             "config": asdict(self.config),
             "counts": {"records_in": self.records_in, "notes_kept": kept,
                        "records_rejected": self.rejected_total,
@@ -167,7 +171,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"# Data card — {card['recipe']}",
         "",
         f"Input `{card['input']}` · schema `{card['schema']['name']}` v{card['schema']['version']}"
-        f" · chartlnn {card['chartlnn_version']} · {card['created']}",
+        + (f" (from `{card['schema']['from']}`)" if card["schema"].get("from") else "")
+        + f" · chartlnn {card['chartlnn_version']} · {card['created']}",
         "",
         f"**{counts['records_in']} records in = {counts['notes_kept']} notes kept + "
         f"{counts['records_rejected']} rejected** "
