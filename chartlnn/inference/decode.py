@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import AbstractSet, Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -284,7 +284,8 @@ def line_breaks(tags: Sequence[str], newline: Sequence[bool]) -> set[int]:
             if tag.startswith("B-") and not newline[i] and (i == 0 or newline[i - 1])}
 
 
-def section_runs(fields: Sequence[str], breaks: set[int] = frozenset()) -> list[tuple[int, int, str]]:
+def section_runs(fields: Sequence[str], breaks: AbstractSet[int] = frozenset()
+                 ) -> list[tuple[int, int, str]]:
     """Token-index runs ``(first, last + 1, field)`` of one section field each, from per-token
     section fields ("" for none): short gaps inside a section are filled and short islands of
     another field inside one are absorbed, so a section comes out as one span, not fragments.
