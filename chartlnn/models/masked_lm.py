@@ -32,12 +32,16 @@ def mask_tokens(input_ids: torch.Tensor, mask: torch.Tensor, vocab_size: int,
 
 
 class MaskedLM(nn.Module):
-    """Embedding → encoder → norm → a vocabulary head: logits (B, T, V) for every position."""
+    """Embedding → encoder → norm → a vocabulary head: logits (B, T, V) for every position, or
+    (N, V) for the N positions of ``at`` (B, T) bool: the loss needs only the masked ones, and
+    the head over the vocabulary costs more than the encoder, so training asks for those alone."""
 
     def __init__(self, vocab_size: int, encoder: dict[str, Any]) -> None:
         super().__init__()
         self.embed, self.char_embed, self.encoder, self.norm = build_trunk(vocab_size, encoder)
         self.lm_head = nn.Linear(self.norm.normalized_shape[0], vocab_size)
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.norm(self.encoder(embed_tokens(self, input_ids), mask)))  # (B, T, V)
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor,
+                at: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.norm(self.encoder(embed_tokens(self, input_ids), mask))  # (B, T, d_model)
+        return self.lm_head(features if at is None else features[at])

@@ -114,8 +114,11 @@ class MaskedLMModule(L.LightningModule):
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         ids, targets = mask_tokens(batch["input_ids"], batch["mask"], self.hparams.vocab_size,
                                    self.hparams.mask_rate)
-        logits = self.net(ids, batch["mask"])  # (B, T, V)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        chosen = targets != -100
+        if not chosen.any():  # a short batch can draw no token to mask: nothing to learn from it
+            return self.net.lm_head.weight.sum() * 0.0
+        logits = self.net(ids, batch["mask"], at=chosen)  # (N, V): the masked positions only
+        return F.cross_entropy(logits.float(), targets[chosen])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
