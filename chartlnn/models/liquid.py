@@ -225,20 +225,52 @@ def liquid_scan_reference(log_a: Tensor, b: Tensor) -> Tensor:
     return torch.stack(states, dim=1)
 
 
+class TokenWindow(nn.Module):
+    """Each channel of a token mixed with the same channel of its neighbours: (B, T, C) → (B, T, C).
+
+    A depthwise window of ``width`` tokens centred on each one (``width`` odd), so the gates of
+    a liquid layer read "20 mg" beside a drug name directly instead of through the state. It
+    starts as the identity (centre weight 1). Padding and the note's edges count as zeros, so a
+    token's output does not depend on how much padding its batch has.
+    """
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        if width < 3 or width % 2 == 0:
+            raise ValueError(f"window must be an odd number of tokens, at least 3, got {width}")
+        weight = torch.zeros(width, channels)
+        weight[width // 2] = 1.0
+        self.weight = nn.Parameter(weight)  # (width, C): row j reads token t + j - width // 2
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """x (B, T, C), mask (B, T) bool with True at real tokens."""
+        half = self.weight.shape[0] // 2
+        padded = F.pad(x * mask.unsqueeze(-1), (0, 0, half, half))  # (B, T + 2 half, C)
+        steps = x.shape[1]
+        return sum(padded[:, j:j + steps] * w for j, w in enumerate(self.weight))
+
+    def flops_per_token(self) -> int:
+        """A multiply per tap and channel, and the adds between taps."""
+        width, channels = self.weight.shape
+        return (2 * width - 1) * channels
+
+
 class LiquidLayer(nn.Module):
     """A bidirectional input-gated liquid layer: (B, T, d_model) → (B, T, d_model).
 
     One Linear gives both directions' time gate and target (the module docstring has the
     equations); the backward direction reads the reversed note; both scans run as one batch of
-    2B; the concatenated states (B, T, 2H) are mixed back to d_model by ``out``.
+    2B; the concatenated states (B, T, 2H) are mixed back to d_model by ``out``. With ``window``
+    above 1 that Linear reads a ``TokenWindow`` of the input instead of each token alone.
     """
 
-    def __init__(self, d_model: int, hidden: int, chunk: int):
+    def __init__(self, d_model: int, hidden: int, chunk: int, window: int = 1):
         super().__init__()
         if not 1 <= chunk <= MAX_CHUNK:
             raise ValueError(f"chunk must be between 1 and {MAX_CHUNK}, got {chunk}")
         self.hidden = hidden
         self.chunk = chunk
+        self.window = TokenWindow(d_model, window) if window != 1 else None
         self.proj = nn.Linear(d_model, 4 * hidden)  # per direction: time (H) | ff1 (H)
         self.out = nn.Linear(2 * hidden, d_model)
         with torch.no_grad():  # start with memories from 2 to 256 tokens: a = 1 - 1/tau at x = 0
@@ -248,6 +280,8 @@ class LiquidLayer(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, T, d_model) float, mask (B, T) bool with True at real tokens (right padding)."""
         batch, steps, _ = x.shape
+        if self.window is not None:
+            x = self.window(x, mask)
         proj = self.proj(x).view(batch, steps, 2, 2 * self.hidden)  # (B, T, direction, time | ff1)
         proj = torch.cat([proj[:, :, 0], proj[:, :, 1].flip(1)])  # (2B, T, 2H): backward reads reversed
         keep = torch.cat([mask, mask.flip(1)]).unsqueeze(-1)  # (2B, T, 1)
@@ -262,10 +296,10 @@ class LiquidLayer(nn.Module):
 class LiquidBlock(nn.Module):
     """Pre-norm residual block: liquid layer (mixes over tokens), then an MLP (mixes channels)."""
 
-    def __init__(self, d_model: int, mlp_ratio: float, dropout: float, chunk: int):
+    def __init__(self, d_model: int, mlp_ratio: float, dropout: float, chunk: int, window: int = 1):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
-        self.liquid = LiquidLayer(d_model, d_model // 2, chunk)
+        self.liquid = LiquidLayer(d_model, d_model // 2, chunk, window)
         self.norm2 = nn.LayerNorm(d_model)
         d_mlp = int(mlp_ratio * d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_mlp), nn.GELU(), nn.Linear(d_mlp, d_model))
@@ -280,19 +314,23 @@ class LiquidEncoder(nn.Module):
     """The default encoder: stacked bidirectional liquid blocks, (B, T, d_model) → (B, T, d_model).
 
     Linear in note length with no length cap; ``chunk`` is the scan's chunk length (speed only,
-    the result is the same to float rounding for any chunk).
+    the result is the same to float rounding for any chunk); ``window`` (1: off) is the width of
+    each layer's ``TokenWindow``.
     """
 
-    def __init__(self, d_model: int, n_layers: int, mlp_ratio: float, dropout: float, chunk: int = 32):
+    def __init__(self, d_model: int, n_layers: int, mlp_ratio: float, dropout: float, chunk: int = 32,
+                 window: int = 1):
         super().__init__()
-        self.blocks = nn.ModuleList(LiquidBlock(d_model, mlp_ratio, dropout, chunk)
+        self.blocks = nn.ModuleList(LiquidBlock(d_model, mlp_ratio, dropout, chunk, window)
                                     for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
 
     def recurrence_flops_per_token(self) -> int:
-        """Elementwise recurrence FLOPs per token, all layers and both directions (matmuls are
-        counted by torch; see :mod:`chartlnn.evaluation.flops`)."""
-        return sum(2 * LIQUID_FLOPS_PER_CHANNEL * block.liquid.hidden for block in self.blocks)
+        """Elementwise recurrence FLOPs per token, all layers and both directions, token windows
+        included (matmuls are counted by torch; see :mod:`chartlnn.evaluation.flops`)."""
+        return sum(2 * LIQUID_FLOPS_PER_CHANNEL * block.liquid.hidden
+                   + (block.liquid.window.flops_per_token() if block.liquid.window else 0)
+                   for block in self.blocks)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, T, d_model) float, mask (B, T) bool with True at real tokens (right padding)."""

@@ -87,8 +87,9 @@ def test_models_liquid_encoder_scan_equals_loop_with_gradients(monkeypatch):
 
 @pytest.mark.parametrize("make", [
     lambda: LiquidEncoder(d_model=16, n_layers=2, mlp_ratio=2.0, dropout=0.1, chunk=8),
+    lambda: _windowed(LiquidEncoder(d_model=16, n_layers=2, mlp_ratio=2.0, dropout=0.1, chunk=8, window=5)),
     lambda: CfCEncoder(d_model=16, n_layers=2, backbone_units=24, backbone_layers=2, dropout=0.1),
-], ids=["liquid", "cfc"])
+], ids=["liquid", "liquid-window", "cfc"])
 def test_models_liquid_padding_never_reaches_real_tokens(make):
     torch.manual_seed(1)
     encoder = make().eval()
@@ -101,6 +102,42 @@ def test_models_liquid_padding_never_reaches_real_tokens(make):
     torch.testing.assert_close(batched[0, :29], alone[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(repadded[0, :29], alone[0], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(batched[0, :29], batched[1, :29], atol=1e-3)  # the notes differ
+
+
+def _windowed(encoder):
+    """An encoder whose token windows mix their neighbours (they start as the identity)."""
+    with torch.no_grad():
+        for block in encoder.blocks:
+            block.liquid.window.weight.normal_()
+    return encoder
+
+
+def test_models_liquid_token_window_is_a_zero_padded_depthwise_convolution():
+    window = liquid.TokenWindow(6, 3)
+    torch.nn.init.normal_(window.weight)
+    x, mask = _batch([11, 7], 6)
+    masked = x * mask[..., None]
+    reference = torch.nn.functional.conv1d(masked.transpose(1, 2), window.weight.T.unsqueeze(1),
+                                           padding=1, groups=6).transpose(1, 2)
+    torch.testing.assert_close(window(x, mask), reference)
+    assert window.flops_per_token() == 5 * 6
+
+
+@pytest.mark.parametrize("width", [0, 2, 4])
+def test_models_liquid_token_window_must_be_odd(width):
+    with pytest.raises(ValueError, match="odd"):
+        LiquidEncoder(d_model=8, n_layers=1, mlp_ratio=2.0, dropout=0.0, window=width)
+
+
+def test_models_liquid_token_window_starts_as_the_identity():
+    plain = LiquidEncoder(d_model=16, n_layers=2, mlp_ratio=2.0, dropout=0.0, chunk=8).eval()
+    windowed = LiquidEncoder(d_model=16, n_layers=2, mlp_ratio=2.0, dropout=0.0, chunk=8, window=3).eval()
+    windowed.load_state_dict(plain.state_dict(), strict=False)
+    x, mask = _batch([20, 13], 16)
+    with torch.no_grad():
+        torch.testing.assert_close(windowed(x, mask), plain(x, mask))
+    assert (windowed.recurrence_flops_per_token() - plain.recurrence_flops_per_token()
+            == 2 * 5 * 16)
 
 
 def test_models_liquid_output_depends_on_both_directions():
