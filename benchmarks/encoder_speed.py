@@ -16,6 +16,10 @@ optimizer state, not the interpreter or the weights.
 With glibc's default malloc, every tensor of 32 MiB or more gets fresh pages on every call (its
 mmap threshold), which slows batch 16 x 2048 for every model; running with
 MALLOC_MMAP_THRESHOLD_=4294967296 in the environment shows the models without that cost.
+
+How close each model runs to the hardware: the script measures this CPU's fp32 peak itself (the
+best of repeated 1024 x 1024 matrix products at the same thread count) and divides each model's
+achieved FLOP/s (FLOPs per token as ``chartlnn evaluate`` counts them, times tokens/s) by it.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import torch
 import yaml
 from torch import nn
 
-from chartlnn.models import build_trunk, embed_tokens
 from chartlnn.config import shipped_config
+from chartlnn.evaluation.flops import forward_flops
+from chartlnn.models import build_trunk, embed_tokens
 
 CONFIGS = shipped_config("model").parent
 MODELS = ("liquid-small", "cfc-small", "transformer-small")
@@ -45,6 +50,8 @@ SHAPES = ((16, 512), (16, 2048), (2, 8192), (1, 2048))
 TRAIN_SHAPE = (16, 512)
 MEMORY_SHAPE = (16, 2048)
 N_TAGS = 32
+PEAK_SIZE = 1024
+"""Side of the square fp32 matrix product that measures the CPU's peak FLOP/s."""
 
 
 class Embedded(nn.Module):
@@ -102,6 +109,20 @@ def _infer_memory(name: str) -> float:
     return _max_rss_mib() - before
 
 
+def _matmul_peak(repeats: int) -> float:
+    """This CPU's fp32 FLOP/s at the current thread count: the best of ``repeats`` products."""
+    a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
+    a @ b  # warm-up
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * PEAK_SIZE ** 3 / best
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
 def _inference_rates(models: dict[str, nn.Module], rounds: int) -> dict[tuple[str, tuple[int, int]], float]:
     """Median tokens/s per (model name, shape); the models alternate within every round."""
     batches = {shape: _batch(*shape) for shape in SHAPES}
@@ -139,6 +160,8 @@ def main() -> None:
     encoder_params = {name: sum(p.numel() for p in m.encoder.parameters())
                       for name, m in models.items()}
     rates = _inference_rates(models, rounds)
+    peak = _matmul_peak(5 * rounds)
+    flops_per_token = {name: forward_flops(m, 2048)["total"] / 2048 for name, m in models.items()}
 
     print(f"\ninference tokens/s (median of {rounds} rounds; batch x note length):")
     header = f"{'model':<18} {'params':>10} {'encoder':>9} " + " ".join(
@@ -149,6 +172,15 @@ def main() -> None:
         print(f"{name:<18} {params[name]:>10,} {encoder_params[name]:>9,} "
               + " ".join(f"{rates[(name, shape)]:>9,.0f}" for shape in SHAPES) + f" {cost_ratio:>8.2f}x")
     print("(params: embedding + encoder; 8192/512: per-token cost at 8192 tokens over that at 512)")
+
+    print(f"\nFLOP/s against this CPU's measured fp32 peak ({peak / 1e9:.1f} GFLOP/s, "
+          f"{PEAK_SIZE} x {PEAK_SIZE} matrix product, {THREADS} threads):")
+    print(f"{'model':<18} {'MFLOP/token':>11} " + " ".join(f"{f'{b}x{t}':>9}" for b, t in SHAPES))
+    for name in MODELS:
+        fractions = (flops_per_token[name] * rates[(name, shape)] / peak for shape in SHAPES)
+        print(f"{name:<18} {flops_per_token[name] / 1e6:>11.2f} "
+              + " ".join(f"{100 * f:>8.0f}%" for f in fractions))
+    print("(FLOPs per token as `chartlnn evaluate` counts them: matrix products and the recurrence)")
 
     b, t = TRAIN_SHAPE
     print(f"\ntraining, batch {b} x {t} (median of {steps} steps after one warm-up step), and peak memory "

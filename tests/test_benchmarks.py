@@ -30,6 +30,9 @@ def test_encoder_speed_builds_and_runs_every_model_as_shipped():
         with torch.inference_mode():
             out = encoder_speed.Embedded(name).eval()(ids, mask)
         assert out.shape[:2] == (2, 40) and torch.isfinite(out).all(), name
+        flops = encoder_speed.forward_flops(encoder_speed.Embedded(name).eval(), 64)
+        assert flops["counted"] > 0, name  # the peak fraction divides by these
+    assert encoder_speed._matmul_peak(1) > 1e8  # FLOP/s: any CPU this runs on does more
 
 
 def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, dataset):
