@@ -55,7 +55,7 @@ LIQUID_FLOPS_PER_CHANNEL = 11
 :mod:`chartlnn.evaluation.flops`'s): the gates, then ``liquid_scan``.
 
 Gates 4: log-sigmoid (log a), sigmoid (1 - a), tanh (g), the product (1 - a) · g. Scan 7: the
-running sum of log a, its exp, the reciprocal, b times it, the running sum of that, adding the
+running sum of log a, its exp, the exp of its negation, b times it, the running sum of that, adding the
 chunk's start state, times the decay. The scan's carry between chunks (2 FLOPs per channel per
 chunk, at most 2 / chunk per token) and its padding to a whole chunk are left out, so the count
 is exactly linear in tokens.
@@ -204,7 +204,8 @@ def liquid_scan(log_a: Tensor, b: Tensor, chunk: int) -> Tensor:
         b_k = b[:, t0:t0 + block].unflatten(1, (-1, chunk))
         big_l = log_a_k.cumsum(2, dtype=torch.float64)  # (B, n, C, H)
         decay = big_l.exp()  # a_1 * ... * a_t within each chunk
-        big_s = (b_k * decay.reciprocal()).cumsum(2)  # (B, n, C, H)
+        big_s = (b_k * (-big_l).exp()).cumsum(2)  # (B, n, C, H); not 1 / decay, whose gradient
+        # 1 / decay² overflows float64 once a chunk's gates all sit near the floor
         starts = [start]  # the state entering each chunk
         for k in range(big_s.shape[1] - 1):
             starts.append(decay[:, k, -1] * (big_s[:, k, -1] + starts[-1]))

@@ -60,6 +60,15 @@ def test_models_liquid_scan_survives_the_strongest_forgetting():
     torch.testing.assert_close(out, liquid_scan_reference(log_a, b), atol=1e-6, rtol=1e-5)
 
 
+def test_models_liquid_scan_gradients_stay_finite_at_the_floor():
+    # A whole chunk of gates just above the floor: exp(-L) near e^640, and its square (what the
+    # gradient of a reciprocal would hold) past float64's range.
+    log_a = torch.full((1, 64, 4), liquid.TIME_FLOOR + 0.1, dtype=torch.float32, requires_grad=True)
+    b = torch.rand(1, 64, 4, requires_grad=True)
+    liquid_scan(log_a, b, liquid.MAX_CHUNK).sum().backward()
+    assert torch.isfinite(log_a.grad).all() and torch.isfinite(b.grad).all()
+
+
 def test_models_liquid_layer_floors_the_time_gate(monkeypatch):
     encoder = LiquidEncoder(d_model=16, n_layers=1, mlp_ratio=2.0, dropout=0.0, chunk=32).eval()
     with torch.no_grad():
