@@ -205,7 +205,7 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
             raise TrainError(str(exc)) from None
         log(transfer.describe(Path(init)))
         parent.update(transfer.as_dict())
-    return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max", parent)
+    return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max", parent, log)
 
 
 def entity_tag_weights(split, balance: float) -> list[float] | None:
@@ -262,7 +262,8 @@ def _check_splits(dataset, data: Path) -> None:
 
 def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: TrainConfig,
                     encoder: dict[str, Any], monitor: str, mode: str,
-                    parent: dict[str, Any] | None = None) -> dict[str, float]:
+                    parent: dict[str, Any] | None = None,
+                    log: Callable[[str], None] = lambda message: None) -> dict[str, float]:
     """Fit (resuming from out/checkpoints/last.ckpt if a run was cut short), reload the best
     checkpoint, measure it on validation, write the model directory (``parent``: the ``--init``
     model's path and tokenizer hash, recorded in config.yaml)."""
@@ -276,6 +277,13 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
+    stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnNonFiniteLoss))
+    if stopper.step is not None:
+        if not (out / "checkpoints" / "best.ckpt").exists():
+            raise TrainError(f"{out}: the training loss stopped being finite at step {stopper.step}, "
+                             "before the first validation; nothing to keep (try a lower --set lr=...)")
+        log(f"the training loss stopped being finite at step {stopper.step}: the run ended there "
+            "and keeps its best checkpoint from before it")
     run = TrainingRun(minutes=(time.monotonic() - started) / 60,
         epochs=trainer.current_epoch, steps=trainer.global_step,
         parameters=sum(p.numel() for p in module.net.parameters()),
@@ -290,6 +298,21 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     if trainer.is_global_zero:
         _export(out, module, encoder, config, data, metrics, parent, run)
     return metrics
+
+
+class StopOnNonFiniteLoss(L.Callback):
+    """Ends a run whose training loss stopped being a number: every step after it would be NaN
+    too, and the best checkpoint, saved before it, is what the model directory gets."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            self.step = trainer.global_step
+            trainer.should_stop = True
 
 
 def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str = "max") -> L.Trainer:
@@ -318,6 +341,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
             ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True,
                             every_n_train_steps=config.checkpoint_every_n_steps),
             EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience),
+            StopOnNonFiniteLoss(),
             progress,
             *([EMAWeightAveraging(decay=config.ema_decay)] if config.ema_decay else []),
         ],

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 import yaml
@@ -19,7 +20,7 @@ from chartlnn.inference.model import load
 from chartlnn.models.tagger import Tagger
 from chartlnn.config import shipped_config
 from chartlnn.schema import validate_chart
-from chartlnn.training.train import (TrainConfig, TrainError, model_config, pretrain, train,
+from chartlnn.training.train import (StopOnNonFiniteLoss, TrainConfig, TrainError, model_config, pretrain, train,
                             train_config_path)
 from chartlnn.training.transfer import load_parent_weights
 from conftest import FAST, TINY, prepare_config
@@ -247,3 +248,28 @@ def test_train_with_weight_averaging_exports_the_averaged_weights(dataset, tmp_p
     assert abs(scored - metrics["val/field_f1"]) < 1e-6  # what was selected is what was saved
     with pytest.raises(ConfigError, match="ema_decay"):
         load_config(TrainConfig, overrides={"ema_decay": 1.0})
+
+
+class _DivergesAtStep3(L.LightningModule):
+    """A real module whose loss turns NaN at its fourth step, as a training whose weights blew up."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def training_step(self, batch, batch_idx):
+        loss = (self.weight * batch[0]).sum()
+        return loss * float("nan") if self.global_step >= 3 else loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_train_stops_when_the_loss_stops_being_finite():
+    stopper = StopOnNonFiniteLoss()
+    trainer = L.Trainer(max_epochs=5, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[stopper])
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(20, 1)), batch_size=2)
+    trainer.fit(_DivergesAtStep3(), train_dataloaders=data)
+    assert stopper.step == 4  # counted after the step that produced it
+    assert trainer.global_step == 4  # not the 50 steps asked for
