@@ -61,6 +61,10 @@ class TrainConfig:
     max_epochs: int
     max_minutes: float | None
     """Wall-clock budget; training stops when it is spent (None: no budget)."""
+    pretrain_minutes: float
+    """The first part of the budget spent on masked-token pretraining of the embedding and encoder
+    on the training notes' text (0: none), the rest on tagging from there; a run with ``init``
+    starts from that model instead and skips it."""
     batch_size: int
     max_train_tokens: int
     """Longer training notes are cut to a random window of this many tokens."""
@@ -118,6 +122,8 @@ class TrainConfig:
             raise ValueError("ema_decay must be at least 0 (off) and below 1")
         if self.gold_weight <= 0:
             raise ValueError("gold_weight must be positive")
+        if self.pretrain_minutes < 0:
+            raise ValueError("pretrain_minutes must not be negative")
 
 
 class TrainError(ChartlnnError, ValueError):
@@ -173,6 +179,8 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
     data, out = Path(data), Path(out)
     _prepare_out(out, overwrite)
     dataset = load_prepared(data)
+    if init is None and config.pretrain_minutes:
+        init, config = _pretrain_first(data, out, model, config, model_overrides, log)
     if init is not None:
         start = _read_model_dir(Path(init))
         _check_same_tokenizer(Path(init), data)
@@ -206,6 +214,33 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         log(transfer.describe(Path(init)))
         parent.update(transfer.as_dict())
     return _fit_and_export(tagger, data, out, config, encoder, MONITOR, "max", parent, log)
+
+
+PRETRAINED = "pretrained"
+"""Where in a model directory ``train`` keeps the encoder it pretrained (the model's parent)."""
+
+
+def _pretrain_first(data: Path, out: Path, model: str | Path, config: TrainConfig,
+                    model_overrides: dict[str, Any] | None, log: Callable[[str], None]
+                    ) -> tuple[Path, TrainConfig]:
+    """Masked-token pretraining for ``config.pretrain_minutes`` into out/pretrained (a resumed run
+    that finds it there goes straight on), and the config for tagging in the rest of the budget.
+    Each part records its own budget: the tagger's config.yaml names the pretrained one as parent."""
+    if config.max_minutes is not None and config.pretrain_minutes >= config.max_minutes:
+        raise TrainError(f"pretrain_minutes ({config.pretrain_minutes:g}) must leave part of "
+                         f"max_minutes ({config.max_minutes:g}) for training the tagger")
+    pretrained = out / PRETRAINED
+    if (pretrained / "model.safetensors").exists():
+        log(f"found the pretrained encoder in {pretrained}: training the tagger from it")
+    else:
+        log(f"masked-token pretraining for {config.pretrain_minutes:g} minutes on the training "
+            f"notes' text, into {pretrained}")
+        metrics = pretrain(data, pretrained, model=model, model_overrides=model_overrides,
+                           config=dataclasses.replace(config, max_minutes=config.pretrain_minutes,
+                                                      pretrain_minutes=0.0))
+        log(f"pretrained: validation masked-token loss {metrics['val/mlm_loss']:.3f}")
+    rest = None if config.max_minutes is None else config.max_minutes - config.pretrain_minutes
+    return pretrained, dataclasses.replace(config, max_minutes=rest, pretrain_minutes=0.0)
 
 
 def entity_tag_weights(split, balance: float) -> list[float] | None:

@@ -1,6 +1,7 @@
 """Training end to end on tiny synthetic data: every model kind, export/reload, fine-tuning,
 resume after a kill, and two-process DDP on the CPU."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -273,3 +274,18 @@ def test_train_stops_when_the_loss_stops_being_finite():
     trainer.fit(_DivergesAtStep3(), train_dataloaders=data)
     assert stopper.step == 4  # counted after the step that produced it
     assert trainer.global_step == 4  # not the 50 steps asked for
+
+
+def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_path):
+    config = dataclasses.replace(FAST, max_minutes=5.0, pretrain_minutes=0.05)
+    lines = []
+    train(dataset, tmp_path / "m", config=config, model_overrides=TINY["liquid"], log=lines.append)
+    assert any("masked-token pretraining for 0.05 minutes" in line for line in lines)
+    saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
+    assert saved["parent"]["path"] == str(tmp_path / "m" / "pretrained")
+    assert saved["train"]["max_minutes"] == pytest.approx(4.95) and saved["train"]["pretrain_minutes"] == 0
+    pretrained = yaml.safe_load((tmp_path / "m" / "pretrained" / "config.yaml").read_text())
+    assert pretrained["train"]["max_minutes"] == 0.05
+    validate_chart(load(tmp_path / "m").chart("Medications: lisinopril 10 mg daily."))
+    with pytest.raises(TrainError, match="must leave part of max_minutes"):
+        train(dataset, tmp_path / "n", config=dataclasses.replace(FAST, max_minutes=1.0, pretrain_minutes=1.0))
