@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -49,3 +50,19 @@ def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, datase
 def test_model_benchmarks_run_on_a_small_model(script, reads_data, expected, liquid_model, dataset):
     out = _run(script, liquid_model, *([dataset] if reads_data else []))
     assert all(line in out for line in expected), out[-1000:]
+
+
+def test_learning_curve_counts_a_pretrained_models_minutes_from_its_pretraining(tmp_path):
+    spec = importlib.util.spec_from_file_location("learning_curve", BENCHMARKS / "learning_curve.py")
+    learning_curve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learning_curve)
+    pretrained, tuned, trained = tmp_path / "pre", tmp_path / "tuned", tmp_path / "trained"
+    for directory in (pretrained, tuned, trained):
+        directory.mkdir()
+    (pretrained / "config.yaml").write_text(yaml.safe_dump(
+        {"pretrained": "masked-token prediction", "train": {"max_minutes": 15}}))
+    (tuned / "config.yaml").write_text(yaml.safe_dump({"parent": {"path": str(pretrained)}}))
+    (trained / "config.yaml").write_text(yaml.safe_dump({"parent": {"path": str(tuned)}}))
+    assert learning_curve.pretraining_minutes(tuned) == 15.0
+    assert learning_curve.pretraining_minutes(trained) == 0.0  # a fine-tune of a tagger
+    assert learning_curve.pretraining_minutes(pretrained) == 0.0
