@@ -34,8 +34,13 @@ class Transfer:
     kept: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    pretrained: bool = False
+    """The parent is a pretrained encoder (no tagging heads at all), not a tagger."""
 
     def describe(self, source: Path) -> str:
+        if self.pretrained:
+            return (f"from {source}: kept the pretrained embedding and encoder; the tagging heads "
+                    f"of all {len(self.added)} fields start fresh")
         line = (f"from {source}: kept the encoder and the heads of {len(self.kept)} shared "
                 f"field{'s' * (len(self.kept) != 1)}")
         if self.added:
@@ -86,7 +91,7 @@ def _head_rows(own: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], h
 def _fields(parent_labels: dict[str, list[str]] | None, labels: dict[str, list[str]]) -> Transfer:
     new = _field_names(labels)
     if not parent_labels:
-        return Transfer(added=new)
+        return Transfer(added=new, pretrained=True)
     old = _field_names(parent_labels)
     return Transfer(kept=[f for f in new if f in old], added=[f for f in new if f not in old],
                     dropped=[f for f in old if f not in new])

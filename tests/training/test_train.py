@@ -281,6 +281,8 @@ def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_p
     lines = []
     train(dataset, tmp_path / "m", config=config, model_overrides=TINY["liquid"], log=lines.append)
     assert any("masked-token pretraining for 0.05 minutes" in line for line in lines)
+    assert any("kept the pretrained embedding and encoder; the tagging heads of all" in line
+               for line in lines)
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
     assert saved["parent"]["path"] == str(tmp_path / "m" / "pretrained")
     assert saved["train"]["max_minutes"] == pytest.approx(4.95) and saved["train"]["pretrain_minutes"] == 0
