@@ -46,8 +46,8 @@ def main() -> None:
 
     def budget(minutes: float) -> TrainConfig:
         return load_config(TrainConfig, None,
-                           {"max_minutes": minutes, "max_epochs": 1000, "accelerator": "cpu",
-                            "devices": 1, "early_stopping_patience": 1000})
+                           {"max_minutes": minutes, "pretrain_minutes": 0, "max_epochs": 1000,
+                            "accelerator": "cpu", "devices": 1, "early_stopping_patience": 1000})
 
     small = few_labeled(args.data, args.labeled, args.out / f"data-{args.labeled}")
     pre = pretrain(args.data, args.out / "pretrained", model=args.model,

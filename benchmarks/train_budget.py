@@ -32,8 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     config = load_config(TrainConfig, None,
-                         {"max_minutes": args.minutes, "max_epochs": 1000, "accelerator": "cpu",
-                          "devices": 1, "early_stopping_patience": 1000})
+                         {"max_minutes": args.minutes, "pretrain_minutes": 0, "max_epochs": 1000,
+                          "accelerator": "cpu", "devices": 1, "early_stopping_patience": 1000})
     test = load_prepared(args.data).splits["test"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
           f"budget {args.minutes} min per model; test notes {len(test)}")

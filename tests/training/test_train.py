@@ -129,7 +129,7 @@ def test_train_from_a_pretrained_encoder(dataset, tmp_path):
 
 
 def _train_command(dataset, out, *extra):
-    sets = ["max_epochs=3", "batch_size=4", "max_train_tokens=64", "accelerator=cpu",
+    sets = ["max_epochs=3", "pretrain_minutes=0", "batch_size=4", "max_train_tokens=64", "accelerator=cpu",
             "checkpoint_every_n_steps=1", "model.d_model=16", "model.n_layers=1", *extra]
     return [CHARTLNN, "train", "--data", str(dataset), "--out", str(out),
             *[a for s in sets for a in ("--set", s)]]
