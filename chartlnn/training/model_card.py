@@ -239,6 +239,11 @@ def _note_types(config: dict[str, Any], card: dict[str, Any]) -> str:
 
 
 def _parent(parent: dict[str, Any]) -> list[str]:
+    if parent.get("pretrained_encoder"):
+        return ["## Parent model", "",
+                f"Trained from the encoder pretrained on masked tokens in `{parent['path']}` "
+                f"(tokenizer sha256 `{parent['tokenizer_sha256']}`): its embedding and encoder "
+                "weights were loaded; every field's head was trained from scratch.", ""]
     fields = []
     for key, what in (("fields_kept", "Fields whose heads carried over"),
                       ("fields_added", "New fields (heads trained from scratch)"),

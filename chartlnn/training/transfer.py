@@ -49,7 +49,9 @@ class Transfer:
             line += f"; dropped (not in this schema): {', '.join(self.dropped)}"
         return line
 
-    def as_dict(self) -> dict[str, list[str]]:
+    def as_dict(self) -> dict[str, Any]:
+        if self.pretrained:
+            return {"pretrained_encoder": True}
         return {"fields_kept": self.kept, "fields_added": self.added, "fields_dropped": self.dropped}
 
 

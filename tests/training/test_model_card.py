@@ -100,6 +100,14 @@ def test_model_card_never_prints_what_could_quote_a_note():
     assert "duplicate of note" not in card  # reject reasons are counted, never quoted
 
 
+def test_model_card_of_a_tagger_trained_from_a_pretrained_encoder_says_so():
+    config = {**CONFIG, "parent": {"path": "runs/m/pretrained", "tokenizer_sha256": "cd" * 32,
+                                   "pretrained_encoder": True}}
+    parent = render_model_card("ours", config, METRICS, _data_card(), RUN).split("\n## Parent model\n")[1]
+    assert "encoder pretrained on masked tokens in `runs/m/pretrained`" in parent
+    assert "New fields" not in parent and "cd" * 32 in parent
+
+
 def test_model_card_of_a_fine_tune_names_its_parent():
     config = {**CONFIG, "parent": {"path": "runs/models/base-liquid", "tokenizer_sha256": "ab" * 32}}
     card = render_model_card("ours", config, METRICS, _data_card(), RUN)

@@ -284,7 +284,7 @@ def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_p
     assert any("kept the pretrained embedding and encoder; the tagging heads of all" in line
                for line in lines)
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
-    assert saved["parent"]["path"] == str(tmp_path / "m" / "pretrained")
+    assert saved["parent"]["path"] == str(tmp_path / "m" / "pretrained") and saved["parent"]["pretrained_encoder"]
     assert saved["train"]["max_minutes"] == pytest.approx(4.95) and saved["train"]["pretrain_minutes"] == 0
     pretrained = yaml.safe_load((tmp_path / "m" / "pretrained" / "config.yaml").read_text())
     assert pretrained["train"]["max_minutes"] == 0.05
