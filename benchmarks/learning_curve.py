@@ -6,8 +6,8 @@ selects checkpoints) against training minutes, read from each model directory's 
 Minutes come from the ``val/train_minutes`` the trainer logs at each validation; logs written
 before it existed show epochs only. A model trained from an encoder pretrained for it
 (``pretrain_minutes``, or ``--init`` a ``chartlnn pretrain`` directory) counts from the start of
-that pretraining: its minutes are offset by the pretraining's budget. Figures are only comparable between runs made on the same
-machine with the same threads and load.
+that pretraining: its minutes are offset by the pretraining's budget. Figures are only comparable
+between runs made on the same machine with the same threads and load.
 """
 
 from __future__ import annotations

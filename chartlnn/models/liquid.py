@@ -55,8 +55,8 @@ LIQUID_FLOPS_PER_CHANNEL = 11
 :mod:`chartlnn.evaluation.flops`'s): the gates, then ``liquid_scan``.
 
 Gates 4: log-sigmoid (log a), sigmoid (1 - a), tanh (g), the product (1 - a) · g. Scan 7: the
-running sum of log a, its exp, the exp of its negation, b times it, the running sum of that, adding the
-chunk's start state, times the decay. The scan's carry between chunks (2 FLOPs per channel per
+running sum of log a, its exp, the exp of its negation, b times it, the running sum of that,
+adding the chunk's start state, times the decay. The scan's carry between chunks (2 FLOPs per channel per
 chunk, at most 2 / chunk per token) and its padding to a whole chunk are left out, so the count
 is exactly linear in tokens.
 """
@@ -238,7 +238,8 @@ class TokenWindow(nn.Module):
     def __init__(self, channels: int, width: int):
         super().__init__()
         if width < 3 or width % 2 == 0:
-            raise ValueError(f"window must be an odd number of tokens, at least 3, got {width}")
+            raise ValueError(f"window must be 1 (off) or an odd number of tokens of at least 3, "
+                             f"got {width}")
         weight = torch.zeros(width, channels)
         weight[width // 2] = 1.0
         self.weight = nn.Parameter(weight)  # (width, C): row j reads token t + j - width // 2

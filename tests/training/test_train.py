@@ -21,8 +21,8 @@ from chartlnn.inference.model import load
 from chartlnn.models.tagger import Tagger
 from chartlnn.config import shipped_config
 from chartlnn.schema import validate_chart
-from chartlnn.training.train import (StopOnNonFiniteLoss, TrainConfig, TrainError, model_config, pretrain, train,
-                            train_config_path)
+from chartlnn.training.train import (StopOnNonFiniteLoss, TrainConfig, TrainError, model_config,
+                                     pretrain, train, train_config_path)
 from chartlnn.training.transfer import load_parent_weights
 from conftest import FAST, TINY, prepare_config
 
