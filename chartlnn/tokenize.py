@@ -8,6 +8,7 @@ span that does not (counted in the data card) widens to the tokens it touches.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -103,6 +104,22 @@ def token_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
         if prefix in ("B", "I"):
             start, label = i, name
     return spans
+
+
+def token_ranges(offsets: Sequence[tuple[int, int]],
+                 ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """For each character range, the token-index range ``(first, last + 1)`` of the tokens that lie
+    wholly inside it; ranges holding no whole token are left out."""
+    starts = [start for start, _ in offsets]
+    found = []
+    for start, end in ranges:
+        first = bisect_left(starts, start)
+        stop = first
+        while stop < len(offsets) and offsets[stop][1] <= end:
+            stop += 1
+        if stop > first:
+            found.append((first, stop))
+    return found
 
 
 def tags_to_spans(offsets: Sequence[tuple[int, int]], tags: Sequence[str]) -> list[tuple[int, int, str]]:

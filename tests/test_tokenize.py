@@ -4,7 +4,7 @@ import pytest
 
 from chartlnn.notes import Span
 from chartlnn.tokenize import (bio_labels, encode, load_tokenizer, spans_to_tags, tags_to_spans,
-                               train_tokenizer)
+                               token_ranges, train_tokenizer)
 
 TEXTS = ["The patient is a 45-year-old male with BP 124/78 and HR 88.\nTakes aspirin 81 mg p.o. daily.",
          "ALLERGIES: NKDA.\nPLAN: Return in 2 weeks; café au lait spots noted.",
@@ -66,6 +66,15 @@ def test_tokenize_stray_inside_tag_starts_a_span():
     offsets = [(0, 1), (2, 3), (4, 5)]
     assert tags_to_spans(offsets, ["I-age", "I-age", "B-sex"]) == [(0, 3, "age"), (4, 5, "sex")]
     assert tags_to_spans(offsets, ["B-age", "I-sex", "O"]) == [(0, 1, "age"), (2, 3, "sex")]
+
+
+def test_tokenize_token_ranges_are_the_tokens_wholly_inside_each_range(tokenizer):
+    text = TEXTS[1]
+    _, offsets = encode(tokenizer, text)
+    header = (0, len("ALLERGIES:"))
+    plan = (text.index("PLAN:"), text.index("PLAN:") + len("PLAN: "))
+    ranges = token_ranges(offsets, [header, plan, (1, 3)])  # (1, 3) holds no whole token
+    assert [text[offsets[a][0]:offsets[b - 1][1]] for a, b in ranges] == ["ALLERGIES:", "PLAN:"]
 
 
 def test_tokenize_bio_labels_order():

@@ -26,7 +26,7 @@ from chartlnn.preparing.labeler import NoteLabeler
 from chartlnn.notes import Note, Reject, Span, reviewed
 from chartlnn.schema import Schema, load_schema
 from chartlnn.preparing.splits import SPLITS, assign_split, dedupe_key
-from chartlnn.tokenize import encode, load_tokenizer, spans_to_tags, train_tokenizer
+from chartlnn.tokenize import encode, load_tokenizer, spans_to_tags, token_ranges, train_tokenizer
 from data_recipes import get_recipe, recipe_options
 
 @dataclass
@@ -73,6 +73,8 @@ class _Prepared:
     input_text: str
     input_sections: list[Span]
     input_entities: list[Span]
+    headers: list[tuple[int, int]]
+    """The character ranges header dropout deleted from ``note.text`` to make ``input_text``."""
 
 
 @dataclass
@@ -224,7 +226,8 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
            card: DataCard, split: str | None = None) -> _Prepared:
     labeled = labeler.label(note)
     card.count_unknown_gold(labeled.unknown_gold)
-    input_text, offsets = drop_ranges(note.text, header_ranges(note.text, labeled.header_ranges))
+    headers = header_ranges(note.text, labeled.header_ranges)
+    input_text, offsets = drop_ranges(note.text, headers)
     input_sections, lost_sections = remap_spans(labeled.sections, offsets)
     input_entities, lost_entities = remap_spans(labeled.entities, offsets)
     card.count_dropout(len(labeled.header_ranges), lost_sections + lost_entities)
@@ -236,7 +239,7 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
         if split == "test" and reviewed(note):
             split = "gold"
     return _Prepared(note, split, labeled.sections, labeled.entities, input_text,
-                     input_sections, input_entities)
+                     input_sections, input_entities, headers)
 
 
 def _example(item: _Prepared, tokenizer, card: DataCard) -> dict[str, Any]:
@@ -255,6 +258,8 @@ def _example(item: _Prepared, tokenizer, card: DataCard) -> dict[str, Any]:
         example[f"{prefix}_offsets"] = [list(o) for o in offsets]
         example[f"{prefix}_section_tags"] = spans_to_tags(offsets, sections)
         example[f"{prefix}_entity_tags"] = spans_to_tags(offsets, entities)
+        if prefix == "full":
+            example["header_tokens"] = [list(r) for r in token_ranges(offsets, item.headers)]
     return example
 
 

@@ -9,7 +9,9 @@ Layout::
     DIR/rejects.jsonl     one line per rejected input record: source, row, note id, reason
 
 Each example holds the note twice: ``text`` (headers kept) and ``input_text`` (headers removed,
-what the model reads), each with its spans, token ids, token offsets and BIO tags per head.
+what the model reads), each with its spans, token ids, token offsets and BIO tags per head, and ``header_tokens``: the
+token-index ranges ``[first, stop)`` of the headers in the full view, the ones the input view
+lacks (so training can also read a note with only some of its headers).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def features(schema: Schema) -> Features:
         columns[f"{prefix}_offsets"] = ListFeature(ListFeature(Value("int32"), length=2))
         columns[f"{prefix}_section_tags"] = ListFeature(section_tags)
         columns[f"{prefix}_entity_tags"] = ListFeature(entity_tags)
+    columns["header_tokens"] = ListFeature(ListFeature(Value("int32"), length=2))
     return Features(columns)
 
 

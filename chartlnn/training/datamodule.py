@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from chartlnn.preparing.dataset import PreparedDataset, load_prepared
+from chartlnn.preparing.dataset import DatasetError, PreparedDataset, load_prepared
 from chartlnn.tag_scores import field_f1
 from chartlnn.training.augment import Augment, MentionSwap, SectionSwap
 
@@ -65,19 +65,36 @@ class LengthBucketSampler(Sampler[list[int]]):
         return count // self.world_size if self.world_size > 1 else count
 
 
+def without_some_headers(ids: Sequence[int], sections: Sequence[int], entities: Sequence[int],
+                         headers: Sequence[Sequence[int]]) -> tuple[list[int], list[int], list[int]]:
+    """A full-view note with some of its headers deleted: each header (a token range, tagged O in
+    both heads) stays with a probability drawn once for the note, uniform from 0 to 1. Deleting
+    every header gives exactly the input view."""
+    keep_header = float(torch.rand(()))
+    keep = [True] * len(ids)
+    for first, stop in headers:
+        if float(torch.rand(())) >= keep_header:
+            keep[first:stop] = [False] * (stop - first)
+    return tuple([x for x, kept in zip(column, keep) if kept] for column in (ids, sections, entities))
+
+
 def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int | None = None,
-            headers_kept_rate: float = 0.0, augment: Sequence[Augment] = ()) -> dict[str, torch.Tensor]:
+            headers_kept_rate: float = 0.0, headers_partial_rate: float = 0.0,
+            augment: Sequence[Augment] = ()) -> dict[str, torch.Tensor]:
     """Pad a batch: ``input_ids`` (B, T), ``mask`` (B, T) bool, tags (B, T) with PAD_TAG at padding,
     ``note_type`` (B,) with -1 for none, ``reviewed`` (B,) bool. Notes over ``max_tokens`` get a random window of that size
     (training only; evaluation passes None and sees whole notes). With ``headers_kept_rate``, each
     note is read with its headers (the "full" view) with that probability, drawn afresh every
-    time it is batched, so the model sees both views of every note over the epochs. ``augment``
+    time it is batched, so the model sees both views of every note over the epochs; of those,
+    ``headers_partial_rate`` keep only some headers (:func:`without_some_headers`). ``augment``
     (training only, :mod:`chartlnn.training.augment`) rewrites each note first, in order."""
     rows = []
     for ex in examples:
         read = "full" if headers_kept_rate and float(torch.rand(())) < headers_kept_rate else view
         ids, sections, entities = (ex[f"{read}_input_ids"], ex[f"{read}_section_tags"],
                                    ex[f"{read}_entity_tags"])
+        if read == "full" and headers_partial_rate and float(torch.rand(())) < headers_partial_rate:
+            ids, sections, entities = without_some_headers(ids, sections, entities, ex["header_tokens"])
         for rewrite in augment:
             ids, sections, entities = rewrite(ids, sections, entities, read)
         if max_tokens is not None and len(ids) > max_tokens:
@@ -104,18 +121,19 @@ def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int
 
 class TaggingDataModule(L.LightningDataModule):
     """Train/validation loaders over a prepared dataset: training reads notes headerless or, at
-    ``headers_kept_rate``, with their headers, recombined from other notes' sections at
+    ``headers_kept_rate``, with their headers (``headers_partial_rate`` of those with only some),
+    recombined from other notes' sections at
     ``section_swap`` and with drug and allergen names swapped at ``mention_swap``; validation
     reads them headerless and as they are (the real task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
                  num_workers: int = 0, seed: int = 13, view: str = "input",
-                 headers_kept_rate: float = 0.0, mention_swap: float = 0.0,
-                 section_swap: float = 0.0) -> None:
+                 headers_kept_rate: float = 0.0, headers_partial_rate: float = 0.0,
+                 mention_swap: float = 0.0, section_swap: float = 0.0) -> None:
         super().__init__()
         self.data_dir, self.batch_size, self.max_train_tokens = Path(data_dir), batch_size, max_train_tokens
         self.num_workers, self.seed, self.view = num_workers, seed, view
-        self.headers_kept_rate = headers_kept_rate
+        self.headers_kept_rate, self.headers_partial_rate = headers_kept_rate, headers_partial_rate
         self.rates = {"mention_swap": mention_swap, "section_swap": section_swap}
         self.data: PreparedDataset | None = None
         self.augment: list[Augment] = []
@@ -124,6 +142,9 @@ class TaggingDataModule(L.LightningDataModule):
         if self.data is None:
             self.data = load_prepared(self.data_dir)
             train = self.data.splits["train"]
+            if self.headers_partial_rate and "header_tokens" not in train.column_names:
+                raise DatasetError(f"{self.data_dir}: prepared before notes carried their header "
+                                   "positions; prepare it again to train with headers_partial_rate")
             section_tags = train.features["input_section_tags"].feature.names
             views = (self.view, "full") if self.headers_kept_rate else (self.view,)
             swaps = (SectionSwap.for_split(train, section_tags, views, self.rates["section_swap"]),
@@ -143,6 +164,7 @@ class TaggingDataModule(L.LightningDataModule):
                           collate_fn=partial(collate, view=self.view,
                                              max_tokens=self.max_train_tokens if train else None,
                                              headers_kept_rate=self.headers_kept_rate if train else 0.0,
+                                             headers_partial_rate=self.headers_partial_rate,
                                              augment=self.augment if train else ()),
                           persistent_workers=self.num_workers > 0)
 

@@ -72,6 +72,10 @@ class TrainConfig:
     """Share of training notes read with their headers kept, drawn per note each epoch; the rest
     are read headerless. Both views teach the model to use a header when a note has one and to
     do without when it has none (validation reads notes headerless)."""
+    headers_partial_rate: float
+    """Share of the notes read with headers that keep only some of them: each header stays with a
+    probability drawn per note from 0 to 1 (0: a note has all its headers or none). Real notes
+    are often half-structured: a few headers, the rest dictated."""
     token_dropout: float
     """Share of training input tokens replaced by [UNK] (0: none), so tags are read from context too."""
     entity_tag_balance: float
@@ -111,6 +115,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.headers_kept_rate <= 1.0:
             raise ValueError("headers_kept_rate must be between 0 and 1")
+        if not 0.0 <= self.headers_partial_rate <= 1.0:
+            raise ValueError("headers_partial_rate must be between 0 and 1")
         if not 0.0 <= self.token_dropout < 1.0:
             raise ValueError("token_dropout must be at least 0 and below 1")
         if self.entity_tag_balance < 0:
@@ -306,6 +312,7 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    max_train_tokens=config.max_train_tokens,
                                    num_workers=config.num_workers, seed=config.seed,
                                    headers_kept_rate=config.headers_kept_rate,
+                                   headers_partial_rate=config.headers_partial_rate,
                                    mention_swap=config.mention_swap,
                                    section_swap=config.section_swap)
     trainer = _trainer(config, out, monitor, mode)

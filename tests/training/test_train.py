@@ -182,6 +182,37 @@ def test_train_reads_notes_with_headers_at_the_kept_rate(dataset):
         load_config(TrainConfig, overrides={"headers_kept_rate": 1.5})
 
 
+def test_a_note_without_all_its_headers_is_its_input_view_and_without_some_lies_between(dataset):
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.datamodule import collate, without_some_headers
+
+    train = load_prepared(dataset).splits["train"]
+    examples = [ex for ex in (train[i] for i in range(len(train))) if ex["header_tokens"]][:8]
+    assert examples, "the demo notes have headers"
+    for ex in examples:
+        full = (ex["full_input_ids"], ex["full_section_tags"], ex["full_entity_tags"])
+        every = [list(r) for r in ex["header_tokens"]]
+        torch.manual_seed(0)
+        assert without_some_headers(*full, []) == tuple(map(list, full))
+        with_none = without_some_headers(*full, every)  # a header stays with probability < 1 ...
+        assert len(ex["input_input_ids"]) <= len(with_none[0]) <= len(full[0])
+        for first, stop in every:  # ... headers are tagged O in both heads, so deleting is exact
+            assert set(ex["full_section_tags"][first:stop]) == {0}
+            assert set(ex["full_entity_tags"][first:stop]) == {0}
+        kept = [i for i in range(len(full[0])) if not any(a <= i < b for a, b in every)]
+        assert [full[0][i] for i in kept] == ex["input_input_ids"]
+        assert [full[1][i] for i in kept] == ex["input_section_tags"]
+        assert [full[2][i] for i in kept] == ex["input_entity_tags"]
+    torch.manual_seed(1)
+    batch = collate(examples * 8, headers_kept_rate=1.0, headers_partial_rate=1.0)
+    real = batch["mask"].sum(1).tolist()
+    partial = sum(len(ex["input_input_ids"]) < n < len(ex["full_input_ids"])
+                  for ex, n in zip(examples * 8, real))
+    assert partial > 0
+    with pytest.raises(ConfigError, match="headers_partial_rate"):
+        load_config(TrainConfig, overrides={"headers_partial_rate": -0.1})
+
+
 def _sparse_fields_dataset(tmp_path, validation_fraction=0.2):
     """Notes in which most entity fields never occur and the allergen occurs once."""
     import csv
