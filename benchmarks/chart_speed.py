@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from chartlnn.models.native_scan import scan_in_use
+
 MTSAMPLES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples"
              / "mtsamples.csv.gz")
 CHARTLNN = str(Path(sys.executable).with_name("chartlnn"))
@@ -98,7 +100,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, workers {args.workers}, batch size "
-          f"{args.batch_size}; load average at start {os.getloadavg()[0]:.2f}", flush=True)
+          f"{args.batch_size}; load average at start {os.getloadavg()[0]:.2f}; {scan_in_use()}",
+          flush=True)
     texts = mtsamples_notes(MTSAMPLES)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

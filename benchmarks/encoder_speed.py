@@ -40,6 +40,7 @@ from torch import nn
 from chartlnn.config import shipped_config
 from chartlnn.evaluation.flops import forward_flops
 from chartlnn.models import build_trunk, embed_tokens
+from chartlnn.models.native_scan import scan_in_use
 
 CONFIGS = shipped_config("model").parent
 MODELS = ("liquid-small", "cfc-small", "transformer-small")
@@ -163,7 +164,7 @@ def main() -> None:
     peak = _matmul_peak(5 * rounds)
     flops_per_token = {name: forward_flops(m, 2048)["total"] / 2048 for name, m in models.items()}
 
-    print(f"\ninference tokens/s (median of {rounds} rounds; batch x note length):")
+    print(f"\n{scan_in_use()}; inference tokens/s (median of {rounds} rounds; batch x note length):")
     header = f"{'model':<18} {'params':>10} {'encoder':>9} " + " ".join(
         f"{f'{b}x{t}':>9}" for b, t in SHAPES) + f" {'8192/512':>9}"
     print(header)

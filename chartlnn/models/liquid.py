@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chartlnn.models.native_scan import compiled_scan_runs, liquid_states
+
 TIME_FLOOR = -20.0
 """Lower bound on the liquid time gate's pre-activation, so -log a_t ≤ 20 (a_t ≥ 2e-9)."""
 MAX_CHUNK = 32
@@ -284,7 +286,10 @@ class LiquidLayer(nn.Module):
         batch, steps, _ = x.shape
         if self.window is not None:
             x = self.window(x, mask)
-        proj = self.proj(x).view(batch, steps, 2, 2 * self.hidden)  # (B, T, direction, time | ff1)
+        proj = self.proj(x)
+        if compiled_scan_runs(proj):
+            return self.out(liquid_states(proj, mask, TIME_FLOOR))
+        proj = proj.view(batch, steps, 2, 2 * self.hidden)  # (B, T, direction, time | ff1)
         proj = torch.cat([proj[:, :, 0], proj[:, :, 1].flip(1)])  # (2B, T, 2H): backward reads reversed
         keep = torch.cat([mask, mask.flip(1)]).unsqueeze(-1)  # (2B, T, 1)
         time, target = proj.split(self.hidden, dim=-1)  # (2B, T, H) each

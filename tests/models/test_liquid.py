@@ -4,7 +4,7 @@ import torch
 import yaml
 from ncps.torch import CfC
 
-from chartlnn.models import ENCODERS, build_encoder, liquid
+from chartlnn.models import ENCODERS, build_encoder, liquid, native_scan
 from chartlnn.models.liquid import BiCfC, CfCEncoder, LiquidEncoder, liquid_scan, liquid_scan_reference
 from chartlnn.config import shipped_config
 
@@ -14,6 +14,15 @@ CONFIGS = shipped_config("model").parent
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def torch_scan(monkeypatch):
+    """The layer runs the torch scan (what the compiled one is checked against), not the C loop."""
+    monkeypatch.setenv("CHARTLNN_SCAN", "torch")
+    native_scan.library.cache_clear()
+    yield
+    native_scan.library.cache_clear()
 
 
 def _batch(lengths, d_model, seed=0):
@@ -69,7 +78,7 @@ def test_models_liquid_scan_gradients_stay_finite_at_the_floor():
     assert torch.isfinite(log_a.grad).all() and torch.isfinite(b.grad).all()
 
 
-def test_models_liquid_layer_floors_the_time_gate(monkeypatch):
+def test_models_liquid_layer_floors_the_time_gate(monkeypatch, torch_scan):
     encoder = LiquidEncoder(d_model=16, n_layers=1, mlp_ratio=2.0, dropout=0.0, chunk=32).eval()
     with torch.no_grad():
         encoder.blocks[0].liquid.proj.bias.view(2, 2, 8)[:, 0] = -1000.0  # a_t = sigmoid(-1000)
@@ -82,7 +91,7 @@ def test_models_liquid_layer_floors_the_time_gate(monkeypatch):
     torch.testing.assert_close(y_scan, y_loop, atol=1e-5, rtol=1e-5)
 
 
-def test_models_liquid_encoder_scan_equals_loop_with_gradients(monkeypatch):
+def test_models_liquid_encoder_scan_equals_loop_with_gradients(monkeypatch, torch_scan):
     encoder = LiquidEncoder(d_model=16, n_layers=2, mlp_ratio=2.0, dropout=0.0, chunk=8)
     x, mask = _batch([37, 21, 37], 16)
     y_scan, g_scan = _grads(encoder, x, mask)
