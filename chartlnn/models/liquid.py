@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chartlnn.models.dropout import ByteDropout
 from chartlnn.models.native_scan import compiled_scan_runs, liquid_states
 
 TIME_FLOOR = -20.0
@@ -310,7 +311,7 @@ class LiquidBlock(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         d_mlp = int(mlp_ratio * d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_mlp), nn.GELU(), nn.Linear(d_mlp, d_model))
-        self.drop = nn.Dropout(dropout)
+        self.drop = ByteDropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         x = x + self.drop(self.liquid(self.norm1(x), mask))

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chartlnn.models.dropout import ByteDropout
+
 
 def sinusoids(length: int, dim: int) -> Tensor:
     """The fixed sine/cosine position table of Vaswani et al. 2017: (length, dim)."""
@@ -39,7 +41,7 @@ class Block(nn.Module):
         self.proj = nn.Linear(d_model, d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
-        self.drop = nn.Dropout(dropout)
+        self.drop = ByteDropout(dropout)
 
     def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
         """x (N, W, C); key_mask (N, 1, 1, W) bool, True where a key may be attended to."""
@@ -64,7 +66,7 @@ class TransformerEncoder(nn.Module):
         self.window = window
         self.stride = window * 3 // 4
         self.register_buffer("positions", sinusoids(window, d_model), persistent=False)
-        self.drop = nn.Dropout(dropout)
+        self.drop = ByteDropout(dropout)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
 
