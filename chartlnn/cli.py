@@ -287,7 +287,8 @@ def chart(
     fmt: str = typer.Option("jsonl", "--format", help="jsonl, or fhir for FHIR R4 bundles.ndjson as well."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     int8: bool = typer.Option(False, "--int8", help="CPU: run the linear layers with int8 weights "
-                                                  "(about 1.3x faster, F1 within 0.1 measured)."),
+                                                  "(F1 within 0.1 measured; faster only where the "
+                                                  "liquid scan runs in torch, not compiled)."),
     batch_size: int = typer.Option(8, help="Notes per forward pass (of similar length)."),
     workers: Optional[int] = typer.Option(None, help="Worker processes, each with the model "
                                           "(default: one per core on CPU, none on a GPU; 0: this process)."),

@@ -159,8 +159,8 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartMode
 
     ``device``: "cpu", "cuda" (or "cuda:N"), or "auto" for the GPU when there is one. ``int8``
     (CPU only): the linear layers run with int8 weights, quantized dynamically (torch.ao) —
-    measured on the default model: F1 within 0.1 point, 1.25-1.4x the charts/s on one thread
-    (benchmarks/int8_check.py).
+    measured on the default model: F1 within 0.1 point; 1.25-1.4x the charts/s on one thread
+    with the torch scan, 0.87x with the compiled one (benchmarks/int8_check.py).
     """
     path = Path(path)
     missing = [name for name in MODEL_FILES if not (path / name).is_file()]
