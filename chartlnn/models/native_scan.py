@@ -50,13 +50,13 @@ def library() -> ctypes.CDLL | None:
     """The compiled scan, compiled on first use; None (logged once) when it cannot be built."""
     if os.environ.get("CHARTLNN_SCAN", "native") == "torch":
         return None
-    source = resources.files("chartlnn.models").joinpath(SOURCE).read_bytes()
     compiler = os.environ.get("CC", "cc")
-    # The CPU is part of the key: a cache shared by machines of different CPUs (a home folder on
-    # a cluster) must not hand one a library built for another's instructions.
-    key = hashlib.sha1(source + f"{compiler} {FLAG_SETS} {_cpu()}".encode()).hexdigest()[:12]
-    target = cache_dir() / f"liquid_scan-{key}-{platform.machine()}.so"
     try:
+        source = resources.files("chartlnn.models").joinpath(SOURCE).read_bytes()
+        # The CPU is part of the key: a cache shared by machines of different CPUs (a home folder
+        # on a cluster) must not hand one a library built for another's instructions.
+        key = hashlib.sha1(source + f"{compiler} {FLAG_SETS} {_cpu()}".encode()).hexdigest()[:12]
+        target = cache_dir() / f"liquid_scan-{key}-{platform.machine()}.so"
         if not target.exists():
             _compile(source, compiler, target)
         lib = ctypes.CDLL(str(target))
