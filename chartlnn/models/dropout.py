@@ -25,6 +25,9 @@ class ByteDropout(nn.Module):
         self.p = p
         self.threshold = round(p * 256)
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.threshold == 0:
             return x

@@ -1,4 +1,4 @@
-/* The liquid layer's gates and recurrence in one pass over memory (see chartlnn/models/scan.py).
+/* The liquid layer's gates and recurrence in one pass over memory (see chartlnn/models/native_scan.py).
 
    proj (B, T, 4H) float32: per direction d (0 forward, 1 backward) the columns [d*2H, d*2H + H)
    hold the time gate's pre-activation and [d*2H + H, d*2H + 2H) the target's. mask (B, T): 1 at

@@ -113,12 +113,17 @@ def _split(batch: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+@lru_cache(maxsize=None)
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count, kept for the process: every layer's forward and backward uses it."""
+    return ThreadPoolExecutor(threads)
+
+
 def _run(call, rows: list[tuple[int, int]]) -> None:
     if len(rows) == 1:
         call(*rows[0])
         return
-    with ThreadPoolExecutor(len(rows)) as pool:
-        list(pool.map(lambda r: call(*r), rows))
+    list(_pool(len(rows)).map(lambda r: call(*r), rows))
 
 
 class _LiquidScan(torch.autograd.Function):

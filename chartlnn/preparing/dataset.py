@@ -9,9 +9,9 @@ Layout::
     DIR/rejects.jsonl     one line per rejected input record: source, row, note id, reason
 
 Each example holds the note twice: ``text`` (headers kept) and ``input_text`` (headers removed,
-what the model reads), each with its spans, token ids, token offsets and BIO tags per head, and ``header_tokens``: the
-token-index ranges ``[first, stop)`` of the headers in the full view, the ones the input view
-lacks (so training can also read a note with only some of its headers).
+what the model reads), each with its spans, token ids, token offsets and BIO tags per head, and
+``header_tokens``: the token-index ranges ``[first, stop)`` of the headers in the full view, the
+ones the input view lacks (so training can also read a note with only some of its headers).
 """
 
 from __future__ import annotations

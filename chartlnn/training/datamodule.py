@@ -122,9 +122,8 @@ def collate(examples: list[dict[str, Any]], view: str = "input", max_tokens: int
 class TaggingDataModule(L.LightningDataModule):
     """Train/validation loaders over a prepared dataset: training reads notes headerless or, at
     ``headers_kept_rate``, with their headers (``headers_partial_rate`` of those with only some),
-    recombined from other notes' sections at
-    ``section_swap`` and with drug and allergen names swapped at ``mention_swap``; validation
-    reads them headerless and as they are (the real task)."""
+    recombined from other notes' sections at ``section_swap`` and with drug and allergen names
+    swapped at ``mention_swap``; validation reads them headerless and as they are (the real task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
                  num_workers: int = 0, seed: int = 13, view: str = "input",
@@ -160,12 +159,13 @@ class TaggingDataModule(L.LightningDataModule):
         rank, world = (trainer.global_rank, trainer.world_size) if train and trainer else (0, 1)
         sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=train, seed=self.seed,
                                       rank=rank, world_size=world)
+        # Training reads windows, both views and the rewrites; validation reads notes as they are
+        # (collate's defaults).
+        reading = (dict(max_tokens=self.max_train_tokens, headers_kept_rate=self.headers_kept_rate,
+                        headers_partial_rate=self.headers_partial_rate, augment=self.augment)
+                   if train else {})
         return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
-                          collate_fn=partial(collate, view=self.view,
-                                             max_tokens=self.max_train_tokens if train else None,
-                                             headers_kept_rate=self.headers_kept_rate if train else 0.0,
-                                             headers_partial_rate=self.headers_partial_rate,
-                                             augment=self.augment if train else ()),
+                          collate_fn=partial(collate, view=self.view, **reading),
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
