@@ -121,7 +121,7 @@ def scores(model_dir: Path, data: Path, split: str) -> dict[str, float]:
 
 def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, dict],
           schema: Path, test: Path, out: Path, epochs: int, rounds: list[int],
-          replay: Path | None) -> dict[int, dict[str, float]]:
+          replay: Path | None, overrides: dict[str, str]) -> dict[int, dict[str, float]]:
     """One loop of rounds: annotate → oracle export → prepare (with the replay notes mixed into
     train, if any) → fine-tune from base → score."""
     from chartlnn.annotating.run import annotate
@@ -132,9 +132,9 @@ def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, d
 
     mix = [Source("jsonl", replay)] if replay else None
     review, model, reviewed, results = out / "review", base, [], {}
-    config = dataclasses.replace(load_config(TrainConfig), max_epochs=epochs, max_minutes=None,
-                                 early_stopping_patience=epochs, seed=seed, accelerator="cpu",
-                                 devices=1, batch_size=8)
+    config = dataclasses.replace(load_config(TrainConfig, overrides=overrides), max_epochs=epochs,
+                                 max_minutes=None, early_stopping_patience=epochs, seed=seed,
+                                 accelerator="cpu", devices=1, batch_size=8)
     for n in rounds:
         annotate(model, pool_file, review, select=select, n=n - len(reviewed), seed=seed * 1000 + n)
         manifest = json.loads((review / "annotate_manifest.json").read_text())
@@ -171,12 +171,17 @@ def main() -> int:
     parser.add_argument("--replay", type=int, default=0,
                         help="mix this many of the base's MTSamples train notes (silver) into every "
                              "fine-tune, so it does not forget them (needs --mtsamples)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a fine-tuning setting (train config key), as `chartlnn train --set`")
     args = parser.parse_args()
 
     from chartlnn.config import load_config
     from chartlnn.preparing.builder import PrepareConfig, prepare
     from chartlnn.schema import load_schema
 
+    import yaml
+
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     rounds = [int(n) for n in args.rounds.split(",")]
@@ -209,7 +214,8 @@ def main() -> int:
         for seed in range(1, args.seeds + 1):
             table[select, seed] = chain(select, seed, args.base, pool_file,
                                         {n["id"]: n for n in pool}, schema, test,
-                                        args.out / f"{select}-{seed}", args.epochs, rounds, replay)
+                                        args.out / f"{select}-{seed}", args.epochs, rounds, replay,
+                                        overrides)
 
     print("\n| reviewed | random entity | uncertainty entity | random pain_score | "
           "uncertainty pain_score | random sections | uncertainty sections |")
@@ -232,7 +238,7 @@ def main() -> int:
               f"after 100 reviewed notes {statistics.mean(after):.1f} "
               f"(min {min(after):.1f}, max {max(after):.1f})")
     print(f"\n{(time.time() - started) / 60:.0f} minutes; seeds {args.seeds}, {args.epochs} epochs "
-          f"per fine-tune, {args.replay} MTSamples notes replayed")
+          f"per fine-tune, {args.replay} MTSamples notes replayed, settings {overrides or 'default'}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded seven
+"""What structured decoding gives, on one trained model: the same network's tags decoded eight
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
@@ -10,7 +10,9 @@ ways and scored like `chartlnn evaluate` does, headerless and with headers.
 5. + each line voting for one section field before the runs are cut (``whole_lines``);
 6. + entity mentions trimmed of separators, hyphenated names joined (``tidy_mentions``);
 7. + a section split where the tagger began one at a line start (``line_breaks``): two sections
-   of one field in a row, their headers dropped, stay two spans.
+   of one field in a row, their headers dropped, stay two spans;
+8. + drug names inside an allergies section, with no dose, route or frequency after them on their
+   line, made allergens (``listed_allergens``).
 
 Each DATA_DIR is a prepared dataset whose gold split (when it has one, as `evaluate` chooses) or
 test split is scored (e.g. MTSamples silver labels, and the gold set prepared with
@@ -47,21 +49,24 @@ def _argmax_spans(self, text, encoded, tagged):
 
 UNTIDY = mock.patch.object(decode, "tidy_mentions", lambda text, spans: list(spans))
 UNBROKEN = mock.patch.object(decode, "line_breaks", lambda tags, newline: set())
+AS_TAGGED = mock.patch.object(decode, "listed_allergens", lambda text, sections, entities: list(entities))
 
 VARIANTS = {
     "argmax": [mock.patch.object(model_module, "word_bio",
                                  lambda log_probs, continues: log_probs.argmax(-1)),
-               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
+               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED],
     "+ valid BIO entities": [
         mock.patch.object(model_module, "word_bio",
                           lambda log_probs, continues: decode.valid_bio(log_probs, log_probs.argmax(-1))),
-        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
-    "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY],
+        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED],
+    "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY,
+                              AS_TAGGED],
     "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields)),
-                       UNTIDY, UNBROKEN],
-    "+ whole lines": [UNTIDY, UNBROKEN],
-    "+ tidied mentions": [UNBROKEN],
-    "+ sections split at line starts": [],
+                       UNTIDY, UNBROKEN, AS_TAGGED],
+    "+ whole lines": [UNTIDY, UNBROKEN, AS_TAGGED],
+    "+ tidied mentions": [UNBROKEN, AS_TAGGED],
+    "+ sections split at line starts": [AS_TAGGED],
+    "+ listed drugs made allergens": [],
 }
 
 

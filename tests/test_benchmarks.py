@@ -39,7 +39,8 @@ def test_encoder_speed_builds_and_runs_every_model_as_shipped():
 def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, dataset):
     out = _run("decoding_levers.py", liquid_model, dataset)
     for variant in ("argmax", "+ valid BIO entities", "+ whole-word entities", "+ section runs",
-                    "+ whole lines", "+ tidied mentions", "+ sections split at line starts"):
+                    "+ whole lines", "+ tidied mentions", "+ sections split at line starts",
+                    "+ listed drugs made allergens"):
         assert f"| {variant} | headerless |" in out and f"| {variant} | with headers |" in out
 
 

@@ -156,6 +156,34 @@ def tidy_mentions(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
     return tidy
 
 
+ALLERGY_LIST = ("allergies", "medication", "allergen")
+"""(section, field, field): a name of the first field inside the section is one of the second."""
+
+
+def listed_allergens(text: str, sections: Sequence[FieldSpan], entities: Sequence[FieldSpan]
+                     ) -> list[FieldSpan]:
+    """Drug names the tagger found inside an allergies section it found, with no dose, route or
+    frequency after them on their line, made allergens: the labels' convention ("ALLERGIES:
+    Sulfa, morphine"), which the tagger can miss on a headerless note where the same names read
+    as a medication list. The two heads of one model agree; nothing outside them is consulted."""
+    section, drug, allergen = ALLERGY_LIST
+    allergies = [(s.start, s.end) for s in sections if s.field == section]
+    if not allergies:
+        return list(entities)
+    ordered = sorted(entities)
+    out = []
+    for i, span in enumerate(ordered):
+        if span.field == drug and any(a <= span.start and span.end <= b for a, b in allergies):
+            line_end = text.find("\n", span.end)
+            line_end = len(text) if line_end < 0 else line_end
+            after = (e for e in ordered[i + 1:] if e.start < line_end and e.field != allergen)
+            taken = next((e for e in after if e.field == drug or e.field in MEDICATION_PARTS), None)
+            if taken is None or taken.field == drug:
+                span = span._replace(field=allergen)
+        out.append(span)
+    return out
+
+
 def field_value(field: str, text: str) -> Any:
     """The normalized value of a mention: the field's normalizer, or the text itself (stripped)
     for a field of a custom schema that has none."""
@@ -357,9 +385,12 @@ class ChartDecoder:
     def decode(self, text: str, encoded: Encoded, tagged: Tagged, note_id: str | None = None,
                phi: dict[str, int] | None = None) -> dict[str, Any]:
         """The Chart of one note (entity spans widened to whole words and tidied, see
-        :func:`whole_words` and :func:`tidy_mentions`)."""
+        :func:`whole_words` and :func:`tidy_mentions`; drugs listed as allergies made allergens,
+        :func:`listed_allergens`)."""
         sections, entities = self.spans(text, encoded, tagged) if encoded.ids else ([], [])
         entities = tidy_mentions(text, whole_words(text, entities))
+        if ALLERGY_LIST[1] in self.units and ALLERGY_LIST[2] in self.units:
+            entities = listed_allergens(text, sections, entities)
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)
         return build_chart(text, sections, entities, units=self.units, model=self.model,

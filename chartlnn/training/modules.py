@@ -25,7 +25,9 @@ class TaggerModule(L.LightningModule):
     ``token_dropout`` replaces that share of training input tokens with ``[UNK]``, so a tag has to
     be read from the context as well as from the word itself: unseen drug names and spellings are
     what the model meets in other hospitals' notes. ``entity_tag_weights`` (one per entity tag, or
-    None) weighs the entity loss per gold tag, so rare fields are not drowned by "O".
+    None) weighs the entity loss per gold tag, so rare fields are not drowned by "O";
+    ``section_tag_weights`` does the same for sections, so rare sections are not drowned by the
+    common ones.
     ``gold_weight`` weighs every token of a fully reviewed note (its "O" is a person's, not the
     rules' silence) against 1 for a silver-labeled one.
     """
@@ -35,12 +37,13 @@ class TaggerModule(L.LightningModule):
                  weight_decay: float = 0.01, warmup_ratio: float = 0.05,
                  note_type_weight: float = 0.2, budget_minutes: float | None = None,
                  token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None,
-                 gold_weight: float = 1.0) -> None:
+                 gold_weight: float = 1.0, section_tag_weights: list[float] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
-        self.register_buffer("entity_weight", None if entity_tag_weights is None
-                             else torch.tensor(entity_tag_weights, dtype=torch.float32), persistent=False)
+        for name, weights in (("entity_weight", entity_tag_weights), ("section_weight", section_tag_weights)):
+            self.register_buffer(name, None if weights is None
+                                 else torch.tensor(weights, dtype=torch.float32), persistent=False)
         self._val_outputs: list[list[list[list[str]]]] = []
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -54,7 +57,7 @@ class TaggerModule(L.LightningModule):
             ids = ids.masked_fill(dropped, SPECIAL_TOKENS.index(UNK))
         out = self(ids, batch["mask"])
         notes = torch.where(batch["reviewed"], self.hparams.gold_weight, 1.0)  # (B,)
-        section = _tag_loss(out["section"], batch["section_tags"], notes)
+        section = _tag_loss(out["section"], batch["section_tags"], notes, self.section_weight)
         entity = _tag_loss(out["entity"], batch["entity_tags"], notes, self.entity_weight)
         loss = section + entity
         if (batch["note_type"] >= 0).any():

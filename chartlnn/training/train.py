@@ -51,6 +51,8 @@ from chartlnn.training.transfer import TransferError, load_parent_weights
 MONITOR = "val/field_f1"
 ENTITY_WEIGHT_CAP = 10.0
 """No entity tag weighs more than this many "O" tokens, however rare it is."""
+SECTION_WEIGHT_CAP = 10.0
+"""No section field weighs more than this many tokens of the most common section."""
 
 
 @dataclass
@@ -81,6 +83,10 @@ class TrainConfig:
     entity_tag_balance: float
     """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
     ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
+    section_tag_balance: float
+    """Section loss weight of field f's B and I tags (and of "O" as one more field): (tokens of
+    the most common section / tokens of f) ** this, at most SECTION_WEIGHT_CAP (0: plain
+    cross-entropy). Lifts sections few training notes have (hospital courses, surgical histories)."""
     mention_swap: float
     """Share of drug and allergen mentions in training notes replaced by another name from the
     field's lexicon, drawn afresh each epoch (0: off): the model learns a drug from its context,
@@ -119,8 +125,9 @@ class TrainConfig:
             raise ValueError("headers_partial_rate must be between 0 and 1")
         if not 0.0 <= self.token_dropout < 1.0:
             raise ValueError("token_dropout must be at least 0 and below 1")
-        if self.entity_tag_balance < 0:
-            raise ValueError("entity_tag_balance must not be negative")
+        for name in ("entity_tag_balance", "section_tag_balance"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
         for name in ("mention_swap", "section_swap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -207,6 +214,7 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
         budget_minutes=config.max_minutes, token_dropout=config.token_dropout,
         entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance),
+        section_tag_weights=section_tag_weights(dataset.splits["train"], config.section_tag_balance),
         gold_weight=config.gold_weight)
     _index_vocabulary(tagger.net, dataset.tokenizer)
     if init is not None:
@@ -254,13 +262,34 @@ def entity_tag_weights(split, balance: float) -> list[float] | None:
     headerless tags, capped at ENTITY_WEIGHT_CAP; "O" weighs 1. None when ``balance`` is 0."""
     if not balance:
         return None
-    names = split.features["input_entity_tags"].feature.names
-    counts = np.zeros(len(names))
-    for tags in split["input_entity_tags"]:
-        counts += np.bincount(tags, minlength=len(names))
+    names, counts = _tag_counts(split, "input_entity_tags")
     outside = counts[names.index(OUTSIDE)]
     ratio = np.divide(outside, counts, out=np.full(len(names), np.inf), where=counts > 0)
     return [float(w) for w in np.minimum(ENTITY_WEIGHT_CAP, np.maximum(1.0, ratio) ** balance)]
+
+
+def section_tag_weights(split, balance: float) -> list[float] | None:
+    """Per section tag, (tokens of the most common section field / tokens of the tag's field) **
+    ``balance`` over the training split's headerless tags, B and I of a field alike (weighing
+    section starts apart would fragment sections), capped at SECTION_WEIGHT_CAP. None when
+    ``balance`` is 0."""
+    if not balance:
+        return None
+    names, counts = _tag_counts(split, "input_section_tags")
+    fields = [name.partition("-")[2] or name for name in names]
+    per_field = {field: sum(c for f, c in zip(fields, counts) if f == field) for field in fields}
+    most = max(per_field.values())
+    return [float(min(SECTION_WEIGHT_CAP, (most / per_field[f]) ** balance) if per_field[f]
+                  else SECTION_WEIGHT_CAP) for f in fields]
+
+
+def _tag_counts(split, column: str) -> tuple[list[str], np.ndarray]:
+    """The tag names of a split's tag column and how many tokens carry each."""
+    names = split.features[column].feature.names
+    counts = np.zeros(len(names))
+    for tags in split[column]:
+        counts += np.bincount(tags, minlength=len(names))
+    return names, counts
 
 
 def pretrain(data: str | Path, out: str | Path, *, model: str | Path = "liquid-small",

@@ -119,6 +119,22 @@ def test_decode_tidy_mentions_trims_separators_and_joins_hyphenated_names():
     assert tidy[1].confidence == pytest.approx(0.7) and tidy[2].confidence is None
 
 
+def test_decode_drugs_listed_in_an_allergies_section_are_allergens_unless_taken():
+    from chartlnn.inference.decode import listed_allergens
+
+    text = "Sulfa, morphine.\nKeppra 500 mg daily, Lasix\nAspirin 81 mg"
+    found = {name: (text.index(name), text.index(name) + len(name))
+             for name in ("Sulfa", "morphine", "Keppra", "500 mg", "Lasix", "Aspirin", "81 mg")}
+    entities = [FieldSpan(*found[n], "medication_dose" if "mg" in n else "medication")
+                for n in found]
+    allergies = FieldSpan(0, text.index("Aspirin") - 1, "allergies")
+    relabeled = {text[s.start:s.end]: s.field for s in listed_allergens(text, [allergies], entities)}
+    assert relabeled == {"Sulfa": "allergen", "morphine": "allergen", "Keppra": "medication",
+                         "500 mg": "medication_dose", "Lasix": "allergen",
+                         "Aspirin": "medication", "81 mg": "medication_dose"}
+    assert listed_allergens(text, [], entities) == entities  # no allergies section: as tagged
+
+
 def test_decode_sections_come_out_as_runs_not_fragments():
     fields = ["plan", "plan", "", "", "plan", "assessment", "plan", "plan", "", "exam", "exam"]
     assert section_runs(fields) == [(0, 8, "plan"), (9, 11, "exam")]

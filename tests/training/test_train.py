@@ -246,10 +246,35 @@ def test_train_entity_tag_weights_lift_rare_tags_and_cap_absent_ones(tmp_path):
     assert weights["B-heart_rate"] == ENTITY_WEIGHT_CAP  # never seen: capped, not infinite
 
 
+def test_train_section_tag_weights_lift_rare_sections_alike_for_b_and_i(tmp_path):
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.train import SECTION_WEIGHT_CAP, section_tag_weights
+
+    split = load_prepared(_sparse_fields_dataset(tmp_path)).splits["train"]
+    names = split.features["input_section_tags"].feature.names
+    counts = dict.fromkeys(names, 0)
+    for tags in split["input_section_tags"]:
+        for tag in tags:
+            counts[names[tag]] += 1
+    weights = dict(zip(names, section_tag_weights(split, 0.5)))
+    assert section_tag_weights(split, 0.0) is None
+    assert min(weights.values()) == 1.0  # the most common field
+    seen = [n for n in names if n.startswith("I-") and counts[n]]
+    rarest, commonest = min(seen, key=counts.get), max(seen, key=counts.get)
+    assert weights[rarest] > weights[commonest]
+    field = rarest.partition("-")[2]
+    assert weights[f"B-{field}"] == weights[f"I-{field}"]
+    field_tokens = {n.partition("-")[2]: counts[f"B-{n[2:]}"] + counts[f"I-{n[2:]}"]
+                    for n in names if n != "O"}
+    unseen = [n for n in names if n != "O" and not field_tokens[n[2:]]]
+    assert all(weights[n] == SECTION_WEIGHT_CAP for n in unseen)
+
+
 def test_train_on_fields_absent_or_seen_once_with_dropout_and_balance(tmp_path):
     data = _sparse_fields_dataset(tmp_path)
     config = load_config(TrainConfig, overrides={**vars(FAST), "token_dropout": 0.2,
-                                                 "entity_tag_balance": 0.5})
+                                                 "entity_tag_balance": 0.5,
+                                                 "section_tag_balance": 0.5})
     metrics = train(data, tmp_path / "model", model_overrides=TINY["liquid"], config=config)
     assert 0.0 <= metrics["val/field_f1"] <= 1.0
     chart = load(tmp_path / "model").chart("Aspirin 81 mg daily. Allergic to penicillin.")
