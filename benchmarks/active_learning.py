@@ -1,8 +1,8 @@
 """The review loop, simulated: how much a hospital's reviewed notes are worth, picked at random or
 least-sure first, on a note style the base model never trained on and a field it never knew.
 
-    .venv/bin/python benchmarks/active_learning.py --base runs/final/liquid \
-        --mtsamples runs/final/data --out runs/al     # about an hour on one core
+    .venv/bin/python benchmarks/active_learning.py --base runs/d6/native \
+        --mtsamples runs/d6/data --out runs/al --replay 100    # about half an hour on one core
 
 The hospital: synthetic discharge summaries and emergency notes (note types the MTSamples
 default model held out for its style-shift split, and whose synthetic copies it never trained
@@ -14,7 +14,8 @@ Each chain (selection × seed) runs the loop as a user would with the library's 
 ``annotate`` writes the next round's tasks (``--select uncertainty``: with the latest model;
 ``random``: a seeded draw), the oracle turns every task so far into a Label Studio export with
 the gold as the annotation, ``prepare labelstudio`` reads it (reviewed notes: gold weight, no
-silver), ``train --init BASE`` fine-tunes, and the hospital test set is charted and scored.
+silver), ``train --init BASE --config finetune`` fine-tunes, and the hospital test set is
+charted and scored.
 Rounds reach 10, 25, 50, 100 and 200 reviewed notes; 0 is the base model. The base and the
 100-note models are also scored on MTSamples test (silver), to show what fine-tuning costs there.
 Figures: entity value micro F1 (all fields), pain_score F1, section token F1, headerless.
@@ -120,7 +121,7 @@ def scores(model_dir: Path, data: Path, split: str) -> dict[str, float]:
 
 
 def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, dict],
-          schema: Path, test: Path, out: Path, epochs: int, rounds: list[int],
+          schema: Path, test: Path, out: Path, rounds: list[int],
           replay: Path | None, overrides: dict[str, str]) -> dict[int, dict[str, float]]:
     """One loop of rounds: annotate → oracle export → prepare (with the replay notes mixed into
     train, if any) → fine-tune from base → score."""
@@ -128,13 +129,12 @@ def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, d
     from chartlnn.config import load_config
     from chartlnn.preparing.builder import PrepareConfig, Source, prepare
     from chartlnn.schema import load_schema
-    from chartlnn.training.train import TrainConfig, train
+    from chartlnn.training.train import TrainConfig, train, train_config_path
 
     mix = [Source("jsonl", replay)] if replay else None
     review, model, reviewed, results = out / "review", base, [], {}
-    config = dataclasses.replace(load_config(TrainConfig, overrides=overrides), max_epochs=epochs,
-                                 max_minutes=None, early_stopping_patience=epochs, seed=seed,
-                                 accelerator="cpu", devices=1, batch_size=8)
+    config = dataclasses.replace(load_config(TrainConfig, train_config_path("finetune"), overrides),
+                                 max_minutes=None, seed=seed, accelerator="cpu", devices=1)
     for n in rounds:
         annotate(model, pool_file, review, select=select, n=n - len(reviewed), seed=seed * 1000 + n)
         manifest = json.loads((review / "annotate_manifest.json").read_text())
@@ -163,7 +163,6 @@ def main() -> int:
     parser.add_argument("--mtsamples", type=Path, help="its prepared MTSamples dataset (optional)")
     parser.add_argument("--out", type=Path, default=Path("runs/al"))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=12, help="fine-tuning epochs per round")
     parser.add_argument("--pool", type=int, default=500)
     parser.add_argument("--test", type=int, default=200, help="the hospital's gold test notes")
     parser.add_argument("--rounds", default=",".join(map(str, ROUNDS)),
@@ -172,7 +171,8 @@ def main() -> int:
                         help="mix this many of the base's MTSamples train notes (silver) into every "
                              "fine-tune, so it does not forget them (needs --mtsamples)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a fine-tuning setting (train config key), as `chartlnn train --set`")
+                        help="a fine-tuning setting over configs/train/finetune.yaml, as "
+                             "`chartlnn train --set`")
     args = parser.parse_args()
 
     from chartlnn.config import load_config
@@ -214,7 +214,7 @@ def main() -> int:
         for seed in range(1, args.seeds + 1):
             table[select, seed] = chain(select, seed, args.base, pool_file,
                                         {n["id"]: n for n in pool}, schema, test,
-                                        args.out / f"{select}-{seed}", args.epochs, rounds, replay,
+                                        args.out / f"{select}-{seed}", rounds, replay,
                                         overrides)
 
     print("\n| reviewed | random entity | uncertainty entity | random pain_score | "
@@ -237,8 +237,9 @@ def main() -> int:
         print(f"\nMTSamples test entity value F1 (silver, headerless): base {before['entity']:.1f}; "
               f"after 100 reviewed notes {statistics.mean(after):.1f} "
               f"(min {min(after):.1f}, max {max(after):.1f})")
-    print(f"\n{(time.time() - started) / 60:.0f} minutes; seeds {args.seeds}, {args.epochs} epochs "
-          f"per fine-tune, {args.replay} MTSamples notes replayed, settings {overrides or 'default'}")
+    print(f"\n{(time.time() - started) / 60:.0f} minutes; seeds {args.seeds}, fine-tuned with "
+          f"--config finetune {' '.join(f'--set {k}={v}' for k, v in overrides.items())}; "
+          f"{args.replay} MTSamples notes replayed")
     return 0
 
 

@@ -27,7 +27,8 @@ class TaggerModule(L.LightningModule):
     what the model meets in other hospitals' notes. ``entity_tag_weights`` (one per entity tag, or
     None) weighs the entity loss per gold tag, so rare fields are not drowned by "O";
     ``section_tag_weights`` does the same for sections, so rare sections are not drowned by the
-    common ones.
+    common ones; ``label_smoothing`` spreads that share of each training target over the other
+    tags (validation scores against the plain targets).
     ``gold_weight`` weighs every token of a fully reviewed note (its "O" is a person's, not the
     rules' silence) against 1 for a silver-labeled one.
     """
@@ -37,7 +38,8 @@ class TaggerModule(L.LightningModule):
                  weight_decay: float = 0.01, warmup_ratio: float = 0.05,
                  note_type_weight: float = 0.2, budget_minutes: float | None = None,
                  token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None,
-                 gold_weight: float = 1.0, section_tag_weights: list[float] | None = None) -> None:
+                 gold_weight: float = 1.0, section_tag_weights: list[float] | None = None,
+                 label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
@@ -57,8 +59,9 @@ class TaggerModule(L.LightningModule):
             ids = ids.masked_fill(dropped, SPECIAL_TOKENS.index(UNK))
         out = self(ids, batch["mask"])
         notes = torch.where(batch["reviewed"], self.hparams.gold_weight, 1.0)  # (B,)
-        section = _tag_loss(out["section"], batch["section_tags"], notes, self.section_weight)
-        entity = _tag_loss(out["entity"], batch["entity_tags"], notes, self.entity_weight)
+        smoothing = self.hparams.label_smoothing if train else 0.0
+        section = _tag_loss(out["section"], batch["section_tags"], notes, self.section_weight, smoothing)
+        entity = _tag_loss(out["entity"], batch["entity_tags"], notes, self.entity_weight, smoothing)
         loss = section + entity
         if (batch["note_type"] >= 0).any():
             loss = loss + self.hparams.note_type_weight * F.cross_entropy(
@@ -92,12 +95,13 @@ class TaggerModule(L.LightningModule):
 
 
 def _tag_loss(logits: torch.Tensor, tags: torch.Tensor, note_weight: torch.Tensor,
-              tag_weight: torch.Tensor | None = None) -> torch.Tensor:
+              tag_weight: torch.Tensor | None = None, smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy over real tokens (B, T), each weighted by its note's weight (B,) and its gold
     tag's weight: the weighted mean, as ``F.cross_entropy(weight=...)`` takes it."""
     real = tags != PAD_TAG
     targets = tags.clamp(min=0)
-    per_token = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")  # (B, T)
+    per_token = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none",
+                                label_smoothing=smoothing)  # (B, T)
     weight = note_weight.unsqueeze(1) * real
     if tag_weight is not None:
         weight = weight * tag_weight[targets]

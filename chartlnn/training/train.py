@@ -83,6 +83,9 @@ class TrainConfig:
     entity_tag_balance: float
     """Entity loss weight of gold tag t: (tokens tagged O / tokens tagged t) ** this, at most
     ENTITY_WEIGHT_CAP (0: plain cross-entropy). Lifts the rare fields (SpO2, routes, heights)."""
+    label_smoothing: float
+    """Share of each tag's training target spread over the other tags (0: one-hot targets): silver
+    labels are not certain, and a model trained to certainty on them learns its notes by heart."""
     section_tag_balance: float
     """Section loss weight of field f's B and I tags (and of "O" as one more field): (tokens of
     the most common section / tokens of f) ** this, at most SECTION_WEIGHT_CAP (0: plain
@@ -123,6 +126,8 @@ class TrainConfig:
             raise ValueError("headers_kept_rate must be between 0 and 1")
         if not 0.0 <= self.headers_partial_rate <= 1.0:
             raise ValueError("headers_partial_rate must be between 0 and 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError("label_smoothing must be at least 0 and below 1")
         if not 0.0 <= self.token_dropout < 1.0:
             raise ValueError("token_dropout must be at least 0 and below 1")
         for name in ("entity_tag_balance", "section_tag_balance"):
@@ -213,6 +218,7 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         note_types=features["note_type"].names, encoder=encoder, lr=config.lr,
         weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
         budget_minutes=config.max_minutes, token_dropout=config.token_dropout,
+        label_smoothing=config.label_smoothing,
         entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance),
         section_tag_weights=section_tag_weights(dataset.splits["train"], config.section_tag_balance),
         gold_weight=config.gold_weight)
@@ -371,6 +377,27 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     return metrics
 
 
+class MeanThenEMA(EMAWeightAveraging):
+    """The weights' running mean for the first 1 / (1 - decay) updates, the exponential moving
+    average after. Lightning's EMA starts from the first step's weights and keeps decay ** t of
+    them: after the 276 steps of a short fine-tune that is 76% of the parent, so a field the
+    parent did not have was never learned. A long run ends about where the plain EMA does. Integer
+    buffers are copied, not averaged: 2/3 k + 1/3 k in float32 can round below k, and an index
+    truncated a little more at every step wrecks the model."""
+
+    def __init__(self, decay: float) -> None:
+        super().__init__(decay=decay)
+
+        @torch.no_grad()
+        def update(average: torch.Tensor, current: torch.Tensor, averaged: torch.Tensor) -> torch.Tensor:
+            if not average.is_floating_point():  # an index (the n-gram table's): never averaged
+                return current
+            weight = min(decay, 1.0 - 1.0 / (int(averaged) + 1))
+            return weight * average + (1.0 - weight) * current
+
+        self._kwargs["avg_fn"] = update
+
+
 class StopOnNonFiniteLoss(L.Callback):
     """Ends a run whose training loss stopped being a number: every step after it would be NaN
     too, and the best checkpoint, saved before it, is what the model directory gets."""
@@ -414,7 +441,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
             EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience),
             StopOnNonFiniteLoss(),
             progress,
-            *([EMAWeightAveraging(decay=config.ema_decay)] if config.ema_decay else []),
+            *([MeanThenEMA(config.ema_decay)] if config.ema_decay else []),
         ],
     )
 

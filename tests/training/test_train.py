@@ -274,13 +274,16 @@ def test_train_on_fields_absent_or_seen_once_with_dropout_and_balance(tmp_path):
     data = _sparse_fields_dataset(tmp_path)
     config = load_config(TrainConfig, overrides={**vars(FAST), "token_dropout": 0.2,
                                                  "entity_tag_balance": 0.5,
-                                                 "section_tag_balance": 0.5})
+                                                 "section_tag_balance": 0.5,
+                                                 "label_smoothing": 0.1})
     metrics = train(data, tmp_path / "model", model_overrides=TINY["liquid"], config=config)
     assert 0.0 <= metrics["val/field_f1"] <= 1.0
     chart = load(tmp_path / "model").chart("Aspirin 81 mg daily. Allergic to penicillin.")
     validate_chart(chart)
     with pytest.raises(ConfigError, match="token_dropout"):
         load_config(TrainConfig, overrides={"token_dropout": 1.0})
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        load_config(TrainConfig, overrides={"label_smoothing": -0.1})
 
 
 def test_train_without_validation_notes_is_one_clear_error(tmp_path):
@@ -347,3 +350,37 @@ def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_p
     validate_chart(load(tmp_path / "m").chart("Medications: lisinopril 10 mg daily."))
     with pytest.raises(TrainError, match="must leave part of max_minutes"):
         train(dataset, tmp_path / "n", config=dataclasses.replace(FAST, max_minutes=1.0, pretrain_minutes=1.0))
+
+
+def test_weight_average_is_the_mean_of_a_short_run_then_an_ema():
+    from torch import nn
+    from torch.optim.swa_utils import AveragedModel
+
+    from chartlnn.training.train import MeanThenEMA
+
+    decay = 0.75  # the mean for the first 1 / (1 - 0.75) = 4 updates, then the EMA
+    layer = nn.Linear(1, 1, bias=False)
+    average = AveragedModel(layer, avg_fn=MeanThenEMA(decay)._kwargs["avg_fn"], use_buffers=True)
+    seen = []
+    for value in (8.0, 0.0, 4.0, 4.0, 2.0, 6.0):
+        with torch.no_grad():
+            layer.weight.fill_(value)
+        average.update_parameters(layer)
+        seen.append(value)
+        if len(seen) == 4:
+            assert average.module.weight.item() == pytest.approx(sum(seen) / 4)  # not 8's share
+    assert average.module.weight.item() == pytest.approx(decay * (decay * 4.0 + 0.25 * 2.0) + 0.25 * 6.0)
+
+
+def test_weight_average_never_averages_an_index():
+    from torch.optim.swa_utils import AveragedModel
+
+    from chartlnn.models.char_ngrams import CharNgramEmbedding
+    from chartlnn.training.train import MeanThenEMA
+
+    table = CharNgramEmbedding(vocab_size=4000, d_model=4, buckets=8192)
+    table.piece_ngrams.copy_(torch.arange(4000 * table.piece_ngrams.shape[1]).view(4000, -1))
+    average = AveragedModel(table, avg_fn=MeanThenEMA(0.999)._kwargs["avg_fn"], use_buffers=True)
+    for _ in range(50):
+        average.update_parameters(table)
+    assert torch.equal(average.module.piece_ngrams, table.piece_ngrams)
