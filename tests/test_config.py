@@ -48,7 +48,7 @@ def test_config_bad_files_are_one_line(tmp_path):
         load_config(PrepareConfig, bad)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(PrepareConfig, tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError, match="no train config 'fastest'; shipped: default, quick"):
+    with pytest.raises(ConfigError, match="no train config 'fastest'; shipped: default, finetune, quick"):
         config_path("train", "fastest")
 
 
