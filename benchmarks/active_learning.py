@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROUNDS = (10, 25, 50, 100, 200)
 HOSPITAL_TYPES = ("discharge_summary", "emergency")
@@ -122,7 +123,7 @@ def scores(model_dir: Path, data: Path, split: str) -> dict[str, float]:
 
 def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, dict],
           schema: Path, test: Path, out: Path, rounds: list[int],
-          replay: Path | None, overrides: dict[str, str]) -> dict[int, dict[str, float]]:
+          replay: Path | None, overrides: dict[str, Any]) -> dict[int, dict[str, float]]:
     """One loop of rounds: annotate → oracle export → prepare (with the replay notes mixed into
     train, if any) → fine-tune from base → score."""
     from chartlnn.annotating.run import annotate
@@ -175,13 +176,11 @@ def main() -> int:
                              "`chartlnn train --set`")
     args = parser.parse_args()
 
-    from chartlnn.config import load_config
+    from chartlnn.config import load_config, parse_overrides
     from chartlnn.preparing.builder import PrepareConfig, prepare
     from chartlnn.schema import load_schema
 
-    import yaml
-
-    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = parse_overrides(args.set)
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     rounds = [int(n) for n in args.rounds.split(",")]

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import yaml
 from torch import nn
-from lightning.pytorch.callbacks import (EarlyStopping, EMAWeightAveraging, ModelCheckpoint,
-                                         RichProgressBar, TQDMProgressBar)
+from lightning.pytorch.callbacks import (EarlyStopping, ModelCheckpoint, RichProgressBar,
+                                         TQDMProgressBar, WeightAveraging)
 from lightning.pytorch.loggers import CSVLogger
 from safetensors.torch import load_file, save_file
 
@@ -369,7 +369,7 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
         precision=str(trainer.precision))
     # A weight-averaged checkpoint keeps the average as its state_dict; with the callback still
     # there, loading it would put the un-averaged weights back. Without it, best is what loads.
-    trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, EMAWeightAveraging)]
+    trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, WeightAveraging)]
     results = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.is_global_zero:
@@ -377,25 +377,30 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     return metrics
 
 
-class MeanThenEMA(EMAWeightAveraging):
-    """The weights' running mean for the first 1 / (1 - decay) updates, the exponential moving
-    average after. Lightning's EMA starts from the first step's weights and keeps decay ** t of
-    them: after the 276 steps of a short fine-tune that is 76% of the parent, so a field the
-    parent did not have was never learned. A long run ends about where the plain EMA does. Integer
-    buffers are copied, not averaged: 2/3 k + 1/3 k in float32 can round below k, and an index
-    truncated a little more at every step wrecks the model."""
+def mean_then_ema(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The averaging step of :class:`MeanThenEMA` (torch's ``AveragedModel`` ``avg_fn``): the
+    running mean for the first 1 / (1 - decay) updates, the exponential moving average after.
+    Integer buffers are copied, not averaged: 2/3 k + 1/3 k in float32 can round below k, and an
+    index truncated a little more at every step wrecks the model."""
+
+    @torch.no_grad()
+    def update(average: torch.Tensor, current: torch.Tensor, averaged: torch.Tensor) -> torch.Tensor:
+        if not average.is_floating_point():  # an index (the n-gram table's): never averaged
+            return current
+        weight = min(decay, 1.0 - 1.0 / (int(averaged) + 1))
+        return weight * average + (1.0 - weight) * current
+
+    return update
+
+
+class MeanThenEMA(WeightAveraging):
+    """Validate, select and export the weights averaged by :func:`mean_then_ema` after every
+    step. Lightning's EMA starts from the first step's weights and keeps decay ** t of them: after
+    the 276 steps of a short fine-tune that is 76% of the parent, so a field the parent did not
+    have was never learned. A long run ends about where the plain EMA does."""
 
     def __init__(self, decay: float) -> None:
-        super().__init__(decay=decay)
-
-        @torch.no_grad()
-        def update(average: torch.Tensor, current: torch.Tensor, averaged: torch.Tensor) -> torch.Tensor:
-            if not average.is_floating_point():  # an index (the n-gram table's): never averaged
-                return current
-            weight = min(decay, 1.0 - 1.0 / (int(averaged) + 1))
-            return weight * average + (1.0 - weight) * current
-
-        self._kwargs["avg_fn"] = update
+        super().__init__(use_buffers=True, avg_fn=mean_then_ema(decay))
 
 
 class StopOnNonFiniteLoss(L.Callback):

@@ -356,11 +356,11 @@ def test_weight_average_is_the_mean_of_a_short_run_then_an_ema():
     from torch import nn
     from torch.optim.swa_utils import AveragedModel
 
-    from chartlnn.training.train import MeanThenEMA
+    from chartlnn.training.train import mean_then_ema
 
     decay = 0.75  # the mean for the first 1 / (1 - 0.75) = 4 updates, then the EMA
     layer = nn.Linear(1, 1, bias=False)
-    average = AveragedModel(layer, avg_fn=MeanThenEMA(decay)._kwargs["avg_fn"], use_buffers=True)
+    average = AveragedModel(layer, avg_fn=mean_then_ema(decay), use_buffers=True)
     seen = []
     for value in (8.0, 0.0, 4.0, 4.0, 2.0, 6.0):
         with torch.no_grad():
@@ -376,11 +376,11 @@ def test_weight_average_never_averages_an_index():
     from torch.optim.swa_utils import AveragedModel
 
     from chartlnn.models.char_ngrams import CharNgramEmbedding
-    from chartlnn.training.train import MeanThenEMA
+    from chartlnn.training.train import mean_then_ema
 
     table = CharNgramEmbedding(vocab_size=4000, d_model=4, buckets=8192)
     table.piece_ngrams.copy_(torch.arange(4000 * table.piece_ngrams.shape[1]).view(4000, -1))
-    average = AveragedModel(table, avg_fn=MeanThenEMA(0.999)._kwargs["avg_fn"], use_buffers=True)
+    average = AveragedModel(table, avg_fn=mean_then_ema(0.999), use_buffers=True)
     for _ in range(50):
         average.update_parameters(table)
     assert torch.equal(average.module.piece_ngrams, table.piece_ngrams)
