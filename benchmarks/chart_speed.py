@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/chart_speed.py runs/budget/liquid-small \
         runs/budget/transformer-small    # about 20 minutes on 2 cores
+    ... --liquid-runtimes auto,torch     # the liquid model also in torch (CHARTLNN_RUNTIME=torch)
 
 Speed: ``chartlnn.chart`` end to end (reading, PHI guard, encode, tag, decode, validation,
 writing; model load and worker start included) on the distinct MTSamples notes (all 2,357, or
@@ -29,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chartlnn.models.native_scan import scan_in_use
+from chartlnn.kernels.scan_library import scan_in_use
 
 MTSAMPLES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples"
              / "mtsamples.csv.gz")
@@ -54,20 +55,23 @@ def write_jsonl(path: Path, texts: list[str], n: int) -> Path:
     return path
 
 
-def speed(models: list[Path], source: Path, rounds: int, workers: int, batch_size: int,
-          scratch: Path) -> dict[Path, float]:
-    """Best charts/s per model over ``rounds`` alternating rounds."""
+def speed(systems: list[tuple[str, Path, str]], source: Path, rounds: int, workers: int,
+          batch_size: int, scratch: Path) -> dict[str, float]:
+    """Best charts/s per system (name, model, ``CHARTLNN_RUNTIME``) over ``rounds`` alternating
+    rounds."""
     from chartlnn.charting.run import chart
 
-    best: dict[Path, float] = {}
+    best: dict[str, float] = {}
     for round_ in range(rounds):
-        for model in models:
+        for name, model, runtime in systems:
+            os.environ["CHARTLNN_RUNTIME"] = runtime  # read by the load in each worker too
             summary = chart(model, source, scratch / model.name, workers=workers,
                             batch_size=batch_size, overwrite=True)
-            best[model] = max(best.get(model, 0.0), summary.charts_per_s)
-            print(f"  round {round_ + 1}: {model.name} {summary.charts_per_s:.1f} charts/s "
+            best[name] = max(best.get(name, 0.0), summary.charts_per_s)
+            print(f"  round {round_ + 1}: {name} {summary.charts_per_s:.1f} charts/s "
                   f"({summary.charted} notes, {summary.wall_s:.1f} s, load average "
                   f"{os.getloadavg()[0]:.1f})", flush=True)
+    os.environ.pop("CHARTLNN_RUNTIME")
     return best
 
 
@@ -98,6 +102,8 @@ def main() -> None:
                         help="Skip a memory size estimated to take longer than this.")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--liquid-runtimes", default="auto",
+                        help="Runtimes the first model charts in (auto, numpy, torch), comma-separated.")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, workers {args.workers}, batch size "
           f"{args.batch_size}; load average at start {os.getloadavg()[0]:.2f}; {scan_in_use()}",
@@ -121,12 +127,16 @@ def main() -> None:
             source.unlink()
         speed_texts = texts[:args.notes]
         source = write_jsonl(scratch / "speed.jsonl", speed_texts, len(speed_texts))
-        best = speed(list(args.models), source, args.rounds, args.workers, args.batch_size, scratch)
-    liquid, transformer = (best[m] for m in args.models)
+        first, second = args.models
+        systems = [(f"{first.name} ({runtime})", first, runtime)
+                   for runtime in args.liquid_runtimes.split(",")] + [(second.name, second, "auto")]
+        best = speed(systems, source, args.rounds, args.workers, args.batch_size, scratch)
     print(f"\n| model | charts/s (best of {args.rounds}) |\n|---|---|")
-    for model in args.models:
-        print(f"| {model.name} | {best[model]:.1f} |")
-    print(f"\n{args.models[0].name} / {args.models[1].name}: {liquid / transformer:.2f}x\n")
+    for name, _, _ in systems:
+        print(f"| {name} | {best[name]:.1f} |")
+    for name, _, _ in systems[:-1]:
+        print(f"\n{name} / {second.name}: {best[name] / best[second.name]:.2f}x")
+    print()
     print(f"Peak RSS of the largest process, {args.models[0].name}, MTSamples notes repeated:\n")
     print("| notes | wall | notes/s | peak RSS (MiB) |\n|---|---|---|---|")
     print("\n".join(rows))

@@ -17,6 +17,11 @@ With glibc's default malloc, every tensor of 32 MiB or more gets fresh pages on 
 mmap threshold), which slows batch 16 x 2048 for every model; running with
 MALLOC_MMAP_THRESHOLD_=4294967296 in the environment shows the models without that cost.
 
+``liquid-small (numpy)`` is the same network as `chart` runs it on a CPU: the numpy runtime with
+the compiled loop (chartlnn/inference/numpy_tagger.py), tagging heads and final norm included,
+timed in the same rounds; its FLOPs are counted as liquid-small's (the heads, about 3% more, are
+left out).
+
 How close each model runs to the hardware: the script measures this CPU's fp32 peak itself (the
 best of repeated 1024 x 1024 matrix products at the same thread count) and divides each model's
 achieved FLOP/s (FLOPs per token as ``chartlnn evaluate`` counts them, times tokens/s) by it.
@@ -33,6 +38,7 @@ import resource
 import statistics
 import time
 
+import chartlnn  # noqa: F401  (before torch, which loads numpy: chartlnn picks numpy's BLAS kernels)
 import torch
 import yaml
 from torch import nn
@@ -40,7 +46,8 @@ from torch import nn
 from chartlnn.config import shipped_config
 from chartlnn.evaluation.flops import forward_flops
 from chartlnn.models import build_trunk, embed_tokens
-from chartlnn.models.native_scan import scan_in_use
+from chartlnn.kernels.scan_library import library, scan_in_use
+from chartlnn.models.tagger import Tagger
 
 CONFIGS = shipped_config("model").parent
 MODELS = ("liquid-small", "cfc-small", "transformer-small")
@@ -67,6 +74,28 @@ class Embedded(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(embed_tokens(self, ids), mask)
+
+
+NUMPY = "liquid-small (numpy)"
+
+
+def _numpy_runtime(name: str):
+    """The model as the numpy runtime runs it, from a Tagger of the same config (random weights),
+    taking the torch batches this script makes; None where the compiled loop does not build."""
+    if library() is None:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    from chartlnn.inference.numpy_tagger import NumpyTagger
+
+    threadpool_limits(THREADS, user_api="blas")
+    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    tagger = Tagger(VOCAB, N_TAGS, N_TAGS, 4, config)
+    if tagger.char_embed is not None:
+        tagger.char_embed.index([("##" if i % 3 else "") + f"w{i}" for i in range(VOCAB)])
+    weights = {key: value.numpy() for key, value in tagger.state_dict().items()}
+    forward = NumpyTagger(weights, config, library(), threads=THREADS)
+    return lambda ids, mask: forward(ids.numpy(), mask.numpy())
 
 
 def _batch(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,36 +189,41 @@ def main() -> None:
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
     encoder_params = {name: sum(p.numel() for p in m.encoder.parameters())
                       for name, m in models.items()}
+    flops_per_token = {name: forward_flops(m, 2048)["total"] / 2048 for name, m in models.items()}
+    numpy_runtime = _numpy_runtime("liquid-small")
+    if numpy_runtime is not None:
+        models[NUMPY] = numpy_runtime
+        params[NUMPY], encoder_params[NUMPY] = params["liquid-small"], encoder_params["liquid-small"]
+        flops_per_token[NUMPY] = flops_per_token["liquid-small"]
     rates = _inference_rates(models, rounds)
     peak = _matmul_peak(5 * rounds)
-    flops_per_token = {name: forward_flops(m, 2048)["total"] / 2048 for name, m in models.items()}
 
     print(f"\n{scan_in_use()}; inference tokens/s (median of {rounds} rounds; batch x note length):")
-    header = f"{'model':<18} {'params':>10} {'encoder':>9} " + " ".join(
+    header = f"{'model':<21} {'params':>10} {'encoder':>9} " + " ".join(
         f"{f'{b}x{t}':>9}" for b, t in SHAPES) + f" {'8192/512':>9}"
     print(header)
-    for name in MODELS:
+    for name in models:
         cost_ratio = rates[(name, (16, 512))] / rates[(name, (2, 8192))]  # per-token cost, 8192 over 512
-        print(f"{name:<18} {params[name]:>10,} {encoder_params[name]:>9,} "
+        print(f"{name:<21} {params[name]:>10,} {encoder_params[name]:>9,} "
               + " ".join(f"{rates[(name, shape)]:>9,.0f}" for shape in SHAPES) + f" {cost_ratio:>8.2f}x")
     print("(params: embedding + encoder; 8192/512: per-token cost at 8192 tokens over that at 512)")
 
     print(f"\nFLOP/s against this CPU's measured fp32 peak ({peak / 1e9:.1f} GFLOP/s, "
           f"{PEAK_SIZE} x {PEAK_SIZE} matrix product, {THREADS} threads):")
-    print(f"{'model':<18} {'MFLOP/token':>11} " + " ".join(f"{f'{b}x{t}':>9}" for b, t in SHAPES))
-    for name in MODELS:
+    print(f"{'model':<21} {'MFLOP/token':>11} " + " ".join(f"{f'{b}x{t}':>9}" for b, t in SHAPES))
+    for name in models:
         fractions = (flops_per_token[name] * rates[(name, shape)] / peak for shape in SHAPES)
-        print(f"{name:<18} {flops_per_token[name] / 1e6:>11.2f} "
+        print(f"{name:<21} {flops_per_token[name] / 1e6:>11.2f} "
               + " ".join(f"{100 * f:>8.0f}%" for f in fractions))
     print("(FLOPs per token as `chartlnn evaluate` counts them: matrix products and the recurrence)")
 
     b, t = TRAIN_SHAPE
     print(f"\ntraining, batch {b} x {t} (median of {steps} steps after one warm-up step), and peak memory "
           f"growth (ru_maxrss, fresh process per model):")
-    print(f"{'model':<18} {'train tok/s':>11} {'train MiB':>10} {'infer MiB':>10}")
+    print(f"{'model':<21} {'train tok/s':>11} {'train MiB':>10} {'infer MiB':>10}")
     for name in MODELS:
         rate, mib = train[name]
-        print(f"{name:<18} {rate:>11,.0f} {mib:>10,.0f} {memory[name]:>10,.0f}")
+        print(f"{name:<21} {rate:>11,.0f} {mib:>10,.0f} {memory[name]:>10,.0f}")
     b, t = MEMORY_SHAPE
     print(f"(train MiB: over warm-up + measured steps, optimizer state included; "
           f"infer MiB: one pass at {b} x {t})")
@@ -199,6 +233,9 @@ def main() -> None:
     print(f"\n{liquid} against {baseline} (targets in brackets):")
     print(f"  tokens/s at 16 x 2048: {speedup[(16, 2048)]:.1f}x   [>= 5x]")
     print(f"  tokens/s at 1 x 2048:  {speedup[(1, 2048)]:.1f}x")
+    if NUMPY in models:
+        print(f"  {NUMPY}, tokens/s at 16 x 2048: "
+              f"{rates[(NUMPY, (16, 2048))] / rates[(baseline, (16, 2048))]:.1f}x")
     cost_ratio = rates[(liquid, (16, 512))] / rates[(liquid, (2, 8192))]
     print(f"  per-token cost 8192 over 512: {cost_ratio:.2f}x   [<= 1.3x]")
     print(f"  parameters: {params[baseline] / params[liquid]:.1f}x fewer   [>= 3x]")

@@ -27,16 +27,20 @@ NOTE = ("CHIEF COMPLAINT: Cough.\nHISTORY OF PRESENT ILLNESS: A 54-year-old man 
 WORKER = """
 import json, time, sys
 start = time.perf_counter()
-import torch
-torch.set_num_threads(1)
 import chartlnn
 model = chartlnn.load(sys.argv[1])
+if hasattr(model, 'use_threads'):
+    model.use_threads(1)
+else:  # a checkout from before the numpy runtime
+    import torch
+    torch.set_num_threads(1)
 model.chart(sys.argv[2])
 elapsed = time.perf_counter() - start
 status = dict(line.split(':', 1) for line in open('/proc/self/status') if ':' in line)
 print(json.dumps({'first_chart_s': elapsed, 'rss_mib': int(status['VmRSS'].split()[0]) / 1024,
        'peak_mib': int(status['VmHWM'].split()[0]) / 1024,
-       'lightning': any(m.split('.')[0] == 'lightning' for m in sys.modules)}))
+       'lightning': any(m.split('.')[0] == 'lightning' for m in sys.modules),
+       'torch': 'torch' in sys.modules, 'runtime': getattr(model, 'runtime', 'torch')}))
 """
 
 
@@ -77,6 +81,7 @@ def main() -> None:
     print(f"| resident memory after the first chart, MiB | {_spread([r['rss_mib'] for r in rows])} |")
     print(f"| peak resident memory, MiB | {_spread([r['peak_mib'] for r in rows])} |")
     print(f"| Lightning imported | {rows[0]['lightning']} |")
+    print(f"| runtime; torch imported | {rows[0]['runtime']}; {rows[0]['torch']} |")
     print(f"| `chartlnn chart` on 10 notes, start to finish, s | {_spread(chart_s)} |")
 
 

@@ -9,7 +9,11 @@ their stage (``preparing``, ``training``, ``inference``, ``charting``, ``annotat
 ``import chartlnn`` and ``chartlnn --help`` stay fast and charting never imports Lightning.
 """
 
+from chartlnn.openblas import choose_core
+
 __version__ = "0.1.0"
+
+choose_core()  # before anything loads numpy: see chartlnn/openblas.py
 
 _LAZY = {"prepare": "chartlnn.preparing.builder", "load_prepared": "chartlnn.preparing.dataset",
          "train": "chartlnn.training.train", "pretrain": "chartlnn.training.train",

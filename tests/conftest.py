@@ -66,3 +66,11 @@ def liquid_model(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "liquid"
     train(dataset, out, model="liquid-small", config=FAST, model_overrides=TINY["liquid"])
     return out
+
+
+@pytest.fixture(scope="session")
+def transformer_model(dataset, tmp_path_factory):
+    """A tiny transformer model directory trained like ``liquid_model``."""
+    out = tmp_path_factory.mktemp("models") / "transformer"
+    train(dataset, out, model="transformer-small", config=FAST, model_overrides=TINY["transformer"])
+    return out

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RANKS = {"base": 0, "data_recipes": 1, "preparing": 2, "models": 2, "training": 3, "inference": 3,
-         "export": 3, "charting": 4, "evaluation": 4, "annotating": 5, "cli": 6}
+RANKS = {"base": 0, "data_recipes": 1, "kernels": 1, "preparing": 2, "models": 2, "training": 3,
+         "inference": 3, "export": 3, "charting": 4, "evaluation": 4, "annotating": 5, "cli": 6}
 """Each room's level: a module may import its own room and rooms of a lower level only."""
-BASE = {"errors", "notes", "schema", "config", "tokenize", "deid", "normalize", "tag_scores"}
+BASE = {"errors", "notes", "schema", "config", "tokenize", "deid", "normalize", "tag_scores",
+        "openblas"}
 
 
 def _modules() -> dict[str, Path]:
@@ -103,7 +104,10 @@ def test_imports_every_module_alone_in_a_fresh_interpreter():
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
-def test_imports_charting_never_loads_lightning(liquid_model, tmp_path):
+def test_imports_charting_never_loads_lightning_nor_torch(liquid_model, tmp_path):
+    """A liquid model charts in the numpy runtime where the compiled loop builds: no torch at all."""
+    from chartlnn.kernels.scan_library import library
+
     notes = tmp_path / "notes.jsonl"
     notes.write_text(json.dumps({"id": "a", "text": "HPI: cough for 3 days. BP 120/80."}) + "\n")
     script = (
@@ -112,10 +116,13 @@ def test_imports_charting_never_loads_lightning(liquid_model, tmp_path):
         "model.chart('Chief complaint: cough. Lisinopril 10 mg daily.')\n"
         f"summary = chartlnn.chart({str(liquid_model)!r}, {str(notes)!r}, {str(tmp_path / 'out')!r}, workers=0)\n"
         "assert summary.charted == 1, summary\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))\n")
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))\n"
+        "print('torch' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "[]"
+    lightning, torch_loaded = result.stdout.strip().splitlines()
+    assert lightning == "[]"
+    assert torch_loaded == str(library() is None)
 
 
 def test_imports_benchmarks_name_what_the_package_has():

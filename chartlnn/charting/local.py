@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 class LocalEngine:
     """Charts in this process (``workers=0``) or in worker processes that each hold the model and
-    chart whole tasks with ``cores // workers`` torch threads.
+    chart whole tasks with ``cores // workers`` threads.
 
     Why processes: the PHI scan, decoding and validation are Python (about a third of the time
     with liquid-small), so they only run in parallel in separate processes; and torch's threads

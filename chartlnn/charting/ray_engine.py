@@ -33,12 +33,11 @@ class ChartActor:
 
     def __init__(self, model_dir: str, device: str, int8: bool, phi: str, batch_size: int,
                  fhir: bool, threads: int) -> None:
-        import torch
-
         from chartlnn.inference.model import load
 
-        torch.set_num_threads(threads)
-        self.charter = Charter(load(model_dir, device, int8), phi, batch_size, fhir)
+        model = load(model_dir, device, int8)
+        model.use_threads(threads)
+        self.charter = Charter(model, phi, batch_size, fhir)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         columns: dict[str, list] = {"index": [], "chart": [], "bundle": [], "reason": []}

@@ -130,7 +130,7 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
     records = read_records(input, reader, options, out / PARTS)
     model = load_model(model_dir, device, int8)
     if workers is None:
-        workers = 0 if model.device.type == "cuda" else cores()
+        workers = 0 if model.device.startswith("cuda") else cores()
     identity = run_identity(model_dir, input, reader, options, phi, fmt, shard_size, int8)
     finished = open_out(out, identity, overwrite)
     if finished is not None:
@@ -177,14 +177,15 @@ def chart(model_dir: str | Path, input: str | Path, out: str | Path, *, reader: 
 
 def load_model(model_dir: Path, device: str, int8: bool = False) -> ChartModel:
     """The model, or one ChartRunError line saying why it cannot be used here."""
-    import torch
-
     from chartlnn.inference.model import ModelDirError, load
 
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ChartRunError(f"device must be auto, cpu or cuda, not {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ChartRunError(f"--device {device}: no CUDA GPU here; use --device auto or cpu")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ChartRunError(f"--device {device}: no CUDA GPU here; use --device auto or cpu")
     try:
         return load(model_dir, device, int8)
     except ModelDirError as exc:

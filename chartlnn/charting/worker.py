@@ -161,14 +161,13 @@ _WORKER: Charter | None = None
 
 def start_worker(model_dir: str, device: str, int8: bool, phi: str, batch_size: int, fhir: bool,
                  threads: int) -> None:
-    import torch
-
     from chartlnn.inference.model import load
 
     global _WORKER
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    torch.set_num_threads(threads)
-    _WORKER = Charter(load(model_dir, device, int8), phi, batch_size, fhir)
+    model = load(model_dir, device, int8)
+    model.use_threads(threads)
+    _WORKER = Charter(model, phi, batch_size, fhir)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -45,7 +45,7 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
     Everything that could stop the run (a missing or mismatched model, an empty split, an
     unavailable meter, an existing report) is checked before any work starts.
 
-    On the CPU the models chart with ``threads`` torch threads (1 by default, as each of
+    On the CPU the models chart with ``threads`` threads (1 by default, as each of
     `chartlnn chart`'s workers does): with more, OpenMP threads spin while they wait for each
     other, CPU time counts the spinning as work, and J/chart then moves with whatever else the
     machine runs.
@@ -68,7 +68,10 @@ def evaluate(data: str | Path, models: Sequence[str | Path], out: str | Path, *,
     torch.manual_seed(seed)
     threads_before = torch.get_num_threads()
     if device == "cpu":
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # what the report records; each model's runtime below
+        for system in systems:
+            if system.model is not None:
+                system.model.use_threads(threads)
     try:
         started = time.time()
         accuracy = _accuracy(systems, notes, split, prepared.schema, resamples, seed,

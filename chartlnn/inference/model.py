@@ -4,30 +4,47 @@ Charting is three steps, :meth:`ChartModel.encode` (tokenize), :meth:`ChartModel
 padded forward pass over many notes) and ``ChartModel.decoder.decode`` (tags → Chart);
 :meth:`ChartModel.chart_many` runs them over any number of notes, batched by length
 (:meth:`ChartModel.tag_many` stops before decoding, for callers that need the probabilities).
+
+The forward pass runs in one of two runtimes with the same results: numpy and the compiled loop
+(:mod:`chartlnn.inference.numpy_tagger`) for a liquid model on the CPU, which never imports
+torch, and the torch module everywhere else (a GPU, int8 weights, the transformer baselines).
 """
 
 from __future__ import annotations
 
-import warnings
+import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
 import yaml
-from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
 from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info, word_bio
-from chartlnn.models.tagger import Tagger
 from chartlnn.errors import ChartlnnError
 from chartlnn.schema import Schema, load_schema
 from chartlnn.tokenize import CONTINUATION, encode, load_tokenizer
 
+if TYPE_CHECKING:
+    from chartlnn.models.tagger import Tagger
+
 MODEL_FILES = ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yaml")
 WINDOW_OVERLAP = 256
 """Tokens of context a long note's window reads past the part it tags, on each side."""
+RUNTIMES = ("auto", "numpy", "torch")
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
+"""Where a GPU torch could use shows itself (NVIDIA's driver, ROCm's): without one, ``device="auto"``
+is the CPU, decided without importing torch."""
+
+Forward = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+"""(B, T) token ids and bool mask → "section", "entity" (B, T, K) and "note_type" (B, K) logits."""
+
+
+class RuntimeChoiceError(ChartlnnError, ValueError):
+    """A runtime asked for (``runtime=``, ``$CHARTLNN_RUNTIME``) that does not exist or cannot run
+    this model here."""
 
 
 class ModelDirError(ChartlnnError, FileNotFoundError):
@@ -36,20 +53,44 @@ class ModelDirError(ChartlnnError, FileNotFoundError):
 
 @dataclass
 class ChartModel:
-    tagger: Tagger
+    forward: Forward
     tokenizer: Tokenizer
     schema: Schema
     config: dict[str, Any]
     decoder: ChartDecoder
-    device: torch.device
+    device: str
     continues: np.ndarray
     """(vocabulary,) bool: the token ids that continue a word (WordPiece's ``##`` pieces)."""
+    path: Path
+    runtime: str
+    """"numpy" or "torch": which runtime ``forward`` is."""
+
+    @cached_property
+    def tagger(self) -> Tagger:
+        """The torch module behind the charts (for FLOP counts, parameters, training code): the
+        one the torch runtime runs, or built on the CPU from the same weights for the numpy one."""
+        if isinstance(self.forward, TorchForward):
+            return self.forward.tagger
+        return _torch_tagger(self.path, self.config, "cpu", int8=False)
+
+    def use_threads(self, threads: int) -> None:
+        """Run the forward passes on ``threads`` threads: torch's, or numpy's BLAS and the
+        compiled scan's (threadpoolctl sets the BLAS pool without importing torch). Process-wide,
+        as torch's setting is."""
+        if self.runtime == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+            return
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, user_api="blas")
+        self.forward.threads = threads
 
     def encode(self, text: str) -> Encoded:
         ids, offsets = encode(self.tokenizer, text)
         return Encoded(ids, offsets)
 
-    @torch.inference_mode()
     def tag(self, notes: Sequence[Encoded]) -> list[Tagged]:
         """Tags for a batch of encoded notes in one forward pass (batch notes of similar length:
         padding costs compute). Empty notes get empty tags."""
@@ -57,15 +98,14 @@ class ChartModel:
         width = max(lengths, default=0)
         if width == 0:
             return [_empty() for _ in notes]
-        ids = torch.zeros(len(notes), width, dtype=torch.long)
+        ids = np.zeros((len(notes), width), dtype=np.int64)
         for row, note in enumerate(notes):
-            ids[row, :len(note.ids)] = torch.tensor(note.ids)
-        mask = torch.arange(width) < torch.tensor(lengths).unsqueeze(1)  # (B, T)
-        out = self.tagger(ids.to(self.device), mask.to(self.device))
-        section_prob, section = out["section"].float().softmax(-1).max(-1)  # (B, T)
-        entity_log_probs = out["entity"].float().log_softmax(-1).cpu().numpy()  # (B, T, K)
-        type_prob, note_type = out["note_type"].float().softmax(-1).max(-1)  # (B,)
-        section, section_prob = section.cpu().numpy(), section_prob.cpu().numpy()
+            ids[row, :len(note.ids)] = note.ids
+        mask = np.arange(width) < np.array(lengths)[:, None]  # (B, T)
+        out = self.forward(ids, mask)
+        section, section_prob = _argmax_prob(out["section"])  # (B, T)
+        entity_log_probs = _log_softmax(out["entity"])  # (B, T, K)
+        note_type, type_prob = _argmax_prob(out["note_type"])  # (B,)
         tagged = []
         for row, n in enumerate(lengths):
             if not n:
@@ -153,47 +193,36 @@ def _empty() -> Tagged:
     return Tagged(none, none.astype(np.float32), none, none.astype(np.float32), 0, 0.0)
 
 
-def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartModel:
+def load(path: str | Path, device: str = "cpu", int8: bool = False, runtime: str | None = None
+         ) -> ChartModel:
     """Load a model directory written by `chartlnn train`; whatever is wrong with it (a missing,
     corrupt or mismatched file) is one ModelDirError line naming the directory and the file.
 
     ``device``: "cpu", "cuda" (or "cuda:N"), or "auto" for the GPU when there is one. ``int8``
     (CPU only): the linear layers run with int8 weights, quantized dynamically (torch.ao) —
     measured on the default model: F1 within 0.1 point; 1.25-1.4x the charts/s on one thread
-    with the torch scan, 0.87x with the compiled one (benchmarks/int8_check.py).
+    with the torch scan, 0.87x with the compiled one (benchmarks/int8_check.py). ``runtime``:
+    "auto" runs a liquid model on the CPU in numpy with the compiled loop when it builds here
+    (no torch import; same charts), anything else in torch; "numpy" or "torch" insists; None
+    reads ``$CHARTLNN_RUNTIME`` (default "auto"), so a whole `chart` run can be switched.
     """
     path = Path(path)
+    runtime = runtime or os.environ.get("CHARTLNN_RUNTIME", "auto")
+    if runtime not in RUNTIMES:
+        raise RuntimeChoiceError(f"runtime (CHARTLNN_RUNTIME) must be one of "
+                                 f"{', '.join(RUNTIMES)}, not {runtime!r}")
     missing = [name for name in MODEL_FILES if not (path / name).is_file()]
     if missing:
         raise ModelDirError(f"{path}: not a model directory (missing {', '.join(missing)}); "
                             "train one with `chartlnn train`")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if int8 and device != "cpu":
         raise ModelDirError(f"{path}: int8 weights run on the CPU only, not {device}")
     config, labels = _read_config(path / "config.yaml")
-    try:
-        tagger = Tagger(config["vocab_size"], len(labels["section_tags"]),
-                        len(labels["entity_tags"]), len(labels["note_types"]), config["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{path / 'config.yaml'}: does not describe a model "
-                            f"({type(exc).__name__}: {exc})") from None
-    try:
-        weights = load_file(str(path / "model.safetensors"))
-    except Exception:  # safetensors raises its own error type, or OSError, for a bad file
-        raise ModelDirError(f"{path / 'model.safetensors'}: not a readable safetensors file "
-                            "(corrupt or cut short?)") from None
-    try:
-        tagger.load_state_dict(weights)
-    except RuntimeError:
-        raise ModelDirError(f"{path / 'model.safetensors'}: its weights do not fit the model "
-                            "config.yaml describes") from None
-    tagger.eval().to(device)
-    if int8:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao's notice that torchao is its successor
-            tagger = torch.ao.quantization.quantize_dynamic(tagger, {torch.nn.Linear},
-                                                            dtype=torch.qint8)
+    if _runs_in_numpy(config, device, int8, runtime):
+        forward: Forward = _numpy_tagger(path, config, labels)
+    else:
+        forward = TorchForward(_torch_tagger(path, config, device, int8), device)
     schema = load_schema(path / "schema.yaml")
     try:
         tokenizer = load_tokenizer(path)
@@ -206,7 +235,124 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False) -> ChartMode
                            model=model_info(path.name, config["model"]["kind"], schema.name))
     continues = np.array([tokenizer.id_to_token(i).startswith(CONTINUATION)
                           for i in range(tokenizer.get_vocab_size())], dtype=bool)
-    return ChartModel(tagger, tokenizer, schema, config, decoder, torch.device(device), continues)
+    return ChartModel(forward, tokenizer, schema, config, decoder, device, continues, path,
+                      "torch" if isinstance(forward, TorchForward) else "numpy")
+
+
+def resolve_device(device: str) -> str:
+    """``device`` with "auto" made "cuda" or "cpu"; torch is imported only where a GPU could be."""
+    if device != "auto":
+        return device
+    if not any(Path(f).exists() for f in GPU_DEVICE_FILES):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _runs_in_numpy(config: dict[str, Any], device: str, int8: bool, runtime: str) -> bool:
+    from chartlnn.kernels.scan_library import library
+
+    if runtime == "torch":
+        return False
+    possible = (device == "cpu" and not int8 and isinstance(config.get("model"), dict)
+                and config["model"].get("kind") == "liquid" and library() is not None)
+    if runtime == "numpy" and not possible:
+        raise RuntimeChoiceError("the numpy runtime runs liquid models on the CPU, without int8, "
+                                 "where the compiled loop builds (no CHARTLNN_SCAN=torch)")
+    return possible
+
+
+def _weights(path: Path, framework: str) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path / "model.safetensors"), framework=framework) as weights:
+            return {name: weights.get_tensor(name) for name in weights.keys()}
+    except Exception:  # safetensors raises its own error type, or OSError, for a bad file
+        raise ModelDirError(f"{path / 'model.safetensors'}: not a readable safetensors file "
+                            "(corrupt or cut short?)") from None
+
+
+def _mismatch(path: Path) -> ModelDirError:
+    return ModelDirError(f"{path / 'model.safetensors'}: its weights do not fit the model "
+                         "config.yaml describes")
+
+
+def _not_a_model(path: Path, exc: Exception) -> ModelDirError:
+    return ModelDirError(f"{path / 'config.yaml'}: does not describe a model "
+                         f"({type(exc).__name__}: {exc})")
+
+
+def _numpy_tagger(path: Path, config: dict[str, Any], labels: dict[str, list[str]]):
+    from chartlnn.inference.numpy_tagger import (NumpyTagger, WeightsMismatch, check_weights,
+                                                 expected_shapes)
+    from chartlnn.kernels.scan_library import library
+
+    heads = {"section": len(labels["section_tags"]), "entity": len(labels["entity_tags"]),
+             "note_type": len(labels["note_types"])}
+    try:
+        shapes = expected_shapes(config["model"], heads, config["vocab_size"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _not_a_model(path, exc) from None
+    weights = _weights(path, "numpy")
+    try:
+        check_weights(weights, shapes)
+    except WeightsMismatch:
+        raise _mismatch(path) from None
+    return NumpyTagger(weights, config["model"], library())
+
+
+def _torch_tagger(path: Path, config: dict[str, Any], device: str, int8: bool) -> Tagger:
+    import warnings
+
+    import torch
+
+    from chartlnn.models.tagger import Tagger
+
+    labels = config["labels"]
+    try:
+        tagger = Tagger(config["vocab_size"], len(labels["section_tags"]),
+                        len(labels["entity_tags"]), len(labels["note_types"]), config["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _not_a_model(path, exc) from None
+    try:
+        tagger.load_state_dict(_weights(path, "pt"))
+    except RuntimeError:
+        raise _mismatch(path) from None
+    tagger.eval().to(device)
+    if int8:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao's notice that torchao is its successor
+            tagger = torch.ao.quantization.quantize_dynamic(tagger, {torch.nn.Linear},
+                                                            dtype=torch.qint8)
+    return tagger
+
+
+class TorchForward:
+    """The torch module as a :data:`Forward`: numpy in, the module on its device, numpy out."""
+
+    def __init__(self, tagger: Tagger, device: str) -> None:
+        self.tagger, self.device = tagger, device
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            out = self.tagger(torch.from_numpy(ids).to(self.device),
+                              torch.from_numpy(mask).to(self.device))
+            return {name: logits.float().cpu().numpy() for name, logits in out.items()}
+
+
+def _argmax_prob(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Along the last axis: the most likely class and its softmax probability."""
+    top = logits.max(-1, keepdims=True)
+    return logits.argmax(-1), (1.0 / np.exp(logits - top).sum(-1)).astype(np.float32)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -9,18 +9,10 @@ from chartlnn.evaluation.run import EvaluateError, evaluate, length_buckets, lon
 from chartlnn.inference.model import load
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.builder import prepare
-from chartlnn.training.train import train
-from conftest import FAST, TINY, prepare_config
+from conftest import prepare_config
 
 QUICK = dict(repeats=1, window_seconds=0.05, scaling_repeats=1, scaling_window_seconds=0.01,
              long_tokens=(300,), resamples=50)
-
-
-@pytest.fixture(scope="module")
-def transformer_model(dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("models") / "transformer"
-    train(dataset, out, model="transformer-small", config=FAST, model_overrides=TINY["transformer"])
-    return out
 
 
 def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, tmp_path):

@@ -117,7 +117,7 @@ def test_native_scan_without_a_compiler_falls_back_to_the_torch_scan(monkeypatch
     monkeypatch.setenv("CHARTLNN_CACHE", str(tmp_path / "cache"))
     native_scan.library.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="chartlnn.models.native_scan"):
+        with caplog.at_level(logging.WARNING, logger="chartlnn.kernels.scan_library"):
             assert native_scan.library() is None
         assert "torch scan runs instead" in caplog.text
         layer = LiquidLayer(16, 8, chunk=8)

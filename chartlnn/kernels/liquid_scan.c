@@ -1,4 +1,4 @@
-/* The liquid layer's gates and recurrence in one pass over memory (see chartlnn/models/native_scan.py).
+/* The liquid layer's gates and recurrence in one pass over memory (see chartlnn/kernels/scan_library.py).
 
    proj (B, T, 4H) float32: per direction d (0 forward, 1 backward) the columns [d*2H, d*2H + H)
    hold the time gate's pre-activation and [d*2H + H, d*2H + 2H) the target's. mask (B, T): 1 at
@@ -8,7 +8,9 @@
        a = sigmoid(max(time, floor)),  h = a * h + (1 - a) * tanh(target)
 
    a padded step keeps the state. The state is carried in double, so a note of any length is
-   exact to float32 rounding. liquid_backward is the gradient of that with respect to proj. */
+   exact to float32 rounding. liquid_backward is the gradient of that with respect to proj.
+   gelu (torch's exact, erf form) and layer_norm are the blocks' other elementwise steps, for the
+   torch-free runtime (chartlnn/inference/numpy_tagger.py): one pass each where numpy makes several. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,4 +86,22 @@ void liquid_backward(const float *proj, const uint8_t *mask, const float *out, c
         }
     }
     free(g);
+}
+
+void gelu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678f));
+}
+
+void layer_norm(const float *x, float *out, const float *weight, const float *bias,
+                int64_t rows, int64_t width, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * width;
+        float *o = out + r * width;
+        double sum = 0.0, squares = 0.0;
+        for (int64_t c = 0; c < width; c++) sum += row[c];
+        double mean = sum / width;
+        for (int64_t c = 0; c < width; c++) squares += (row[c] - mean) * (row[c] - mean);
+        float inverse = (float)(1.0 / sqrt(squares / width + eps)), m = (float)mean;
+        for (int64_t c = 0; c < width; c++) o[c] = (row[c] - m) * inverse * weight[c] + bias[c];
+    }
 }
