@@ -32,9 +32,14 @@ def choose_core() -> str | None:
 
 def _flags() -> frozenset[str]:
     """The CPU's instruction flags (Linux x86), or none where /proc/cpuinfo does not list them."""
+    return frozenset((cpu_flags_line() or "").partition(":")[2].split())
+
+
+def cpu_flags_line() -> str | None:
+    """/proc/cpuinfo's line of instruction flags ("flags" on x86, "Features" on ARM; "" when it
+    has none), or None where there is no /proc/cpuinfo."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            line = next((line for line in info if line.startswith("flags")), "")
+            return next((line for line in info if line.startswith(("flags", "Features"))), "")
     except OSError:
-        return frozenset()
-    return frozenset(line.partition(":")[2].split())
+        return None

@@ -17,11 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from chartlnn.kernels.scan_library import split_rows
+from chartlnn.kernels.scan_library import TIME_FLOOR, split_rows
 
 LAYER_NORM_EPS = 1e-5
-TIME_FLOOR = -20.0
-"""The time gate's floor, :data:`chartlnn.models.liquid.TIME_FLOOR` (a test holds them equal)."""
 
 
 class WeightsMismatch(ValueError):

@@ -24,8 +24,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from chartlnn.openblas import cpu_flags_line
+
 log = logging.getLogger(__name__)
 
+TIME_FLOOR = -20.0
+"""Lower bound on the liquid time gate's pre-activation, so -log a_t ≤ 20 (a_t ≥ 2e-9): the
+floor every caller of the loop passes, and the torch scan's."""
 SOURCE = "liquid_scan.c"
 FLAG_SETS = (("-O3", "-ffast-math", "-march=native"), ("-O3", "-ffast-math"))
 """Tried in order: this CPU's vector instructions (twice the speed of the scan on an AVX-512
@@ -86,11 +91,8 @@ def _compile(source: bytes, compiler: str, target: Path) -> None:
 
 def _cpu() -> str:
     """What identifies this CPU's instruction set: its flags on Linux, else what platform says."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return next((line for line in info if line.startswith(("flags", "Features"))), "")
-    except OSError:
-        return f"{platform.machine()} {platform.processor()}"
+    line = cpu_flags_line()
+    return line if line is not None else f"{platform.machine()} {platform.processor()}"
 
 
 def scan_in_use() -> str:

@@ -42,11 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chartlnn.kernels.scan_library import TIME_FLOOR
 from chartlnn.models.dropout import ByteDropout
 from chartlnn.models.native_scan import compiled_scan_runs, liquid_states
 
-TIME_FLOOR = -20.0
-"""Lower bound on the liquid time gate's pre-activation, so -log a_t ≤ 20 (a_t ≥ 2e-9)."""
 MAX_CHUNK = 32
 """Longest scan chunk: 32 steps × 20 (the most -log a_t can be) stays below float64's exp range."""
 SCAN_BLOCK = 2**18

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from chartlnn.inference.model import ModelDirError, load
-from chartlnn.inference.numpy_tagger import TIME_FLOOR, NumpyTagger, WeightsMismatch, check_weights, expected_shapes
+from chartlnn.inference.numpy_tagger import NumpyTagger, WeightsMismatch, check_weights, expected_shapes
 from chartlnn.kernels.scan_library import library
-from chartlnn.models import liquid
 from chartlnn.models.tagger import Tagger
 from conftest import assert_one_line_failures
 
@@ -75,10 +74,6 @@ def test_numpy_tagger_refuses_weights_that_do_not_fit():
         check_weights({k: v for k, v in weights.items() if k != "norm.bias"}, shapes)
     with pytest.raises(WeightsMismatch):
         check_weights(weights | {"embed.weight": np.zeros((VOCAB, 8), np.float32)}, shapes)
-
-
-def test_numpy_tagger_floor_is_the_liquid_layers():
-    assert TIME_FLOOR == liquid.TIME_FLOOR
 
 
 @needs_compiler
