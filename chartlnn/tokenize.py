@@ -8,6 +8,7 @@ span that does not (counted in the data card) widens to the tokens it touches.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +27,16 @@ CONTINUATION = "##"
 
 class TokenizerError(ChartlnnError, FileNotFoundError):
     """No usable tokenizer file where one was expected; the message names the path."""
+
+
+# The same splits for ASCII text in one regex: newlines, ASCII punctuation marks one by one,
+# digit runs, and runs of anything else (the blanks are gone by then).
+_ASCII_PUNCTUATION = r"!-/:-@\[-`{-~"
+_ASCII_PRE_TOKENIZER = pre_tokenizers.Sequence([
+    pre_tokenizers.Split(Regex(r"[^\S\n]+"), behavior="removed"),
+    pre_tokenizers.Split(Regex(rf"\n|[{_ASCII_PUNCTUATION}]|[0-9]+|[^\n{_ASCII_PUNCTUATION}0-9]+"),
+                         behavior="isolated"),
+])
 
 
 def new_tokenizer() -> Tokenizer:
@@ -67,6 +78,40 @@ def encode(tokenizer: Tokenizer, text: str) -> tuple[list[int], list[tuple[int, 
     return encoding.ids, [tuple(o) for o in encoding.offsets]
 
 
+class TextEncoder:
+    """``encode`` for many texts with one tokenizer, faster on ASCII text (nearly every note).
+
+    NFKC leaves ASCII as it is, and the four pre-tokenizer splits are one regex there, so a twin
+    of the tokenizer without the normalizer and with that regex gives the same ids and offsets in
+    about half the time (tests hold them equal). Other text, and tokenizers not made by
+    ``new_tokenizer``, go through the tokenizer as saved.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self._ascii = _ascii_twin(tokenizer)
+
+    def __call__(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        if self._ascii is not None and text.isascii():
+            return encode(self._ascii, text)
+        return encode(self.tokenizer, text)
+
+
+def _ascii_twin(tokenizer: Tokenizer) -> Tokenizer | None:
+    """``tokenizer`` without the normalizer and with the one-regex pre-tokenizer, or None when its
+    normalizer or pre-tokenizer is not the project's."""
+    def steps(t: Tokenizer) -> tuple[object, object]:
+        saved = json.loads(t.to_str())
+        return saved["normalizer"], saved["pre_tokenizer"]
+
+    if steps(tokenizer) != steps(new_tokenizer()):
+        return None
+    twin = Tokenizer.from_str(tokenizer.to_str())
+    twin.normalizer = None
+    twin.pre_tokenizer = _ASCII_PRE_TOKENIZER
+    return twin
+
+
 def bio_labels(fields: Sequence[str]) -> list[str]:
     """The tag set for a family of fields: O, then B-/I- for each field, in schema order."""
     return [OUTSIDE, *(f"{p}-{f}" for f in fields for p in ("B", "I"))]
@@ -95,6 +140,8 @@ def token_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     start, label = None, None
     for i, tag in enumerate([*tags, OUTSIDE]):
+        if tag == OUTSIDE and label is None:  # most tokens: nothing open, nothing to open
+            continue
         prefix, _, name = tag.partition("-")
         if prefix == "I" and name == label:
             continue

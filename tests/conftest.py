@@ -52,6 +52,15 @@ def mtsamples_path():
 
 
 @pytest.fixture(scope="session")
+def mtsamples_texts(mtsamples_path):
+    """The text of the first 1,000 MTSamples notes."""
+    from chartlnn.notes import Note
+    from data_recipes import get_recipe
+
+    return [r.text for r in get_recipe("mtsamples")(mtsamples_path) if isinstance(r, Note)][:1000]
+
+
+@pytest.fixture(scope="session")
 def dataset(tmp_path_factory):
     """A prepared dataset of 40 synthetic notes (gold labels, tiny vocabulary)."""
     out = tmp_path_factory.mktemp("data") / "ds"

@@ -188,3 +188,25 @@ def test_deid_masked_offsets_map_back_onto_the_original():
         assert 0 <= first <= last <= len(text)
         if masked.map_span(first, last) is not None:  # no PHI inside: an exact round trip
             assert masked.map_span(first, last) == (start, end)
+
+
+def _matches_without_their_needle(text: str) -> list[str]:
+    """Kinds of the pattern matches in ``text`` that lack their pattern's needle: a needle is
+    what lets scan skip a pattern, so each must be in every match."""
+    from chartlnn.deid import _PATTERNS
+
+    return [kind for kind, pattern, needle in _PATTERNS for match in pattern.finditer(text)
+            if not needle.search(match.group(0))]
+
+
+def test_deid_every_match_holds_its_needle() -> None:
+    texts = [f"{prefix}{value}{suffix}" for values in CAUGHT.values() for value in values
+             for prefix, suffix in [("", ""), ("see ", "."), ("(", ")"), ("\n", ",\n")]]
+    texts += ["MR # 1234567 and SS# 123 45 6789 on 3rd of Sept, 2001; 4-5-2020; 12B West Elm Road"]
+    assert sum(len(scan(text)) for text in texts) >= len(texts)
+    assert [kind for text in texts for kind in _matches_without_their_needle(text)] == []
+
+
+def test_deid_every_match_in_real_notes_holds_its_needle(mtsamples_texts) -> None:
+    assert sum(len(scan(text)) for text in mtsamples_texts) > 0
+    assert [kind for text in mtsamples_texts for kind in _matches_without_their_needle(text)] == []

@@ -3,8 +3,8 @@ import random
 import pytest
 
 from chartlnn.notes import Span
-from chartlnn.tokenize import (bio_labels, encode, load_tokenizer, spans_to_tags, tags_to_spans,
-                               token_ranges, train_tokenizer)
+from chartlnn.tokenize import (TextEncoder, bio_labels, encode, load_tokenizer, spans_to_tags,
+                               tags_to_spans, token_ranges, train_tokenizer)
 
 TEXTS = ["The patient is a 45-year-old male with BP 124/78 and HR 88.\nTakes aspirin 81 mg p.o. daily.",
          "ALLERGIES: NKDA.\nPLAN: Return in 2 weeks; café au lait spots noted.",
@@ -87,3 +87,32 @@ def test_tokenize_save_and_load(tokenizer, tmp_path):
     assert encode(loaded, TEXTS[1]) == encode(tokenizer, TEXTS[1])
     with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
         load_tokenizer(tmp_path / "missing")
+
+
+ASCII_CASES = ["", " ", "\n\n", "a\r\nb", "\tx\x0by\x0cz", "x\x00y\x1cz\x7f", "12mg3.5cc",
+               "q.4-6h p.r.n.", "[DATE] [MASK] ##ing", "a" * 150 + " " + "9" * 120,
+               "".join(chr(c) for c in range(128)), " ".join(chr(c) for c in range(128))]
+
+
+@pytest.mark.parametrize("text", ASCII_CASES + TEXTS)
+def test_tokenize_text_encoder_matches_the_saved_tokenizer(tokenizer, text):
+    assert TextEncoder(tokenizer)(text) == encode(tokenizer, text)
+
+
+def test_tokenize_text_encoder_keeps_a_foreign_tokenizer_as_it_is(tokenizer):
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    foreign = Tokenizer.from_str(tokenizer.to_str())
+    foreign.pre_tokenizer = pre_tokenizers.Whitespace()
+    text = "BP 124/78\nHR 88"
+    assert TextEncoder(foreign)(text) == encode(foreign, text)
+    assert TextEncoder(foreign)(text) != encode(tokenizer, text)
+
+
+def test_tokenize_text_encoder_matches_on_real_notes(mtsamples_texts):
+    texts = mtsamples_texts
+    tokenizer = train_tokenizer(texts[:200], vocab_size=2000)
+    fast = TextEncoder(tokenizer)
+    assert sum(text.isascii() for text in texts) > 0.9 * len(texts)
+    for text in texts:
+        assert fast(text) == encode(tokenizer, text)

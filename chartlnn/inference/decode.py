@@ -362,17 +362,24 @@ class ChartDecoder:
     units: dict[str, str | None]
     model: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def _section_fields(self) -> list[str]:
+        """Per section tag, its field ("" for O)."""
+        return [tag.partition("-")[2] for tag in self.section_tags]
+
     def spans(self, text: str, encoded: Encoded, tagged: Tagged
               ) -> tuple[list[FieldSpan], list[FieldSpan]]:
         """Section and entity spans with confidences, on ``text`` (which the offsets index).
         Sections are voted line by line (:func:`whole_lines`) and smoothed into runs
         (:func:`section_runs`), split where the tagger began a section at a line start
         (:func:`line_breaks`); entities follow the BIO tags."""
-        newline = [text[a:b] == "\n" for a, b in encoded.offsets]
-        section_tags = [self.section_tags[t] for t in tagged.section]
-        section_fields = whole_lines([tag.partition("-")[2] for tag in section_tags], newline)
+        newline = [b - a == 1 and text[a] == "\n" for a, b in encoded.offsets]
+        section = tagged.section.tolist()
+        section_tags = [self.section_tags[t] for t in section]
+        fields = self._section_fields
+        section_fields = whole_lines([fields[t] for t in section], newline)
         breaks = line_breaks(section_tags, newline)
-        entity_tags = [self.entity_tags[t] for t in tagged.entity]
+        entity_tags = [self.entity_tags[t] for t in tagged.entity.tolist()]
         families = []
         sections = trim_newlines(section_runs(section_fields, breaks), newline)
         for runs, probs in ((sections, tagged.section_prob),

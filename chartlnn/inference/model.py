@@ -25,7 +25,7 @@ from tokenizers import Tokenizer
 from chartlnn.inference.decode import ChartDecoder, Encoded, Tagged, model_info, word_bio
 from chartlnn.errors import ChartlnnError
 from chartlnn.schema import Schema, load_schema
-from chartlnn.tokenize import CONTINUATION, encode, load_tokenizer
+from chartlnn.tokenize import CONTINUATION, TextEncoder, load_tokenizer
 
 if TYPE_CHECKING:
     from chartlnn.models.tagger import Tagger
@@ -87,8 +87,13 @@ class ChartModel:
         threadpool_limits(threads, user_api="blas")
         self.forward.threads = threads
 
+    @cached_property
+    def text_encoder(self) -> TextEncoder:
+        """The tokenizer's ids and offsets, with the faster route for ASCII notes."""
+        return TextEncoder(self.tokenizer)
+
     def encode(self, text: str) -> Encoded:
-        ids, offsets = encode(self.tokenizer, text)
+        ids, offsets = self.text_encoder(text)
         return Encoded(ids, offsets)
 
     def tag(self, notes: Sequence[Encoded]) -> list[Tagged]:

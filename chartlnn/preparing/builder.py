@@ -26,7 +26,8 @@ from chartlnn.preparing.labeler import NoteLabeler
 from chartlnn.notes import Note, Reject, Span, reviewed
 from chartlnn.schema import Schema, load_schema
 from chartlnn.preparing.splits import SPLITS, assign_split, dedupe_key
-from chartlnn.tokenize import encode, load_tokenizer, spans_to_tags, token_ranges, train_tokenizer
+from chartlnn.tokenize import (TextEncoder, load_tokenizer, spans_to_tags, token_ranges,
+                               train_tokenizer)
 from data_recipes import get_recipe, recipe_options
 
 @dataclass
@@ -167,8 +168,9 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                       [p.note.text for p in prepared]
         tokenizer = train_tokenizer(train_texts, config.vocab_size, config.min_frequency)
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+    encode = TextEncoder(tokenizer)
     for item in prepared:
-        rows[item.split].append(_example(item, tokenizer, card))
+        rows[item.split].append(_example(item, encode, card))
         card.count_example(item.split, item.note, item.sections, item.entities,
                            len(rows[item.split][-1]["input_input_ids"]))
     feats = features(schema)
@@ -242,7 +244,7 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
                      input_sections, input_entities, headers)
 
 
-def _example(item: _Prepared, tokenizer, card: DataCard) -> dict[str, Any]:
+def _example(item: _Prepared, encode: TextEncoder, card: DataCard) -> dict[str, Any]:
     note = item.note
     example: dict[str, Any] = {"id": note.id, "patient_id": note.patient_id,
                                "note_type": card.note_type_index(note.note_type),
@@ -250,7 +252,7 @@ def _example(item: _Prepared, tokenizer, card: DataCard) -> dict[str, Any]:
     views = {"full": (note.text, item.sections, item.entities),
              "input": (item.input_text, item.input_sections, item.input_entities)}
     for prefix, (text, sections, entities) in views.items():
-        ids, offsets = encode(tokenizer, text)
+        ids, offsets = encode(text)
         card.count_alignment(offsets, [*sections, *entities])
         example[VIEWS[prefix]] = text
         example[f"{prefix}_spans"] = [span_record(s) for s in [*sections, *entities]]
