@@ -18,8 +18,13 @@ The replacement is the closest in length of a few drawn at random: batches are b
 length, and a recombined note that grew or shrank a lot would pad its batch (fewer epochs in the
 same budget).
 
-Only training batches are touched: validation and test notes are read as they are. Both swaps
-take and return one note's (token ids, section tags, entity tags) and the view it is read in.
+Mention mask. Each entity mention of a training note is, with probability ``rate``, read as
+[MASK] tokens (one per token, its tags kept): the tags of a name the model cannot see come from
+the words around it ("started on ... 0.1 mg daily", "was given ... for pain"), the cue an unseen
+drug name in another hospital's notes leaves.
+
+Only training batches are touched: validation and test notes are read as they are. Each rewrite
+takes and returns one note's (token ids, section tags, entity tags) and the view it is read in.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import torch
 from tokenizers import Tokenizer
 
 from chartlnn.preparing.entity_patterns import load_lexicon
-from chartlnn.tokenize import UNK, token_spans
+from chartlnn.tokenize import MASK, UNK, token_spans
 
 LENGTH_DRAWS = 4
 """Sections drawn per swap; the one closest in length to the section it replaces is used."""
@@ -92,6 +97,30 @@ class MentionSwap:
             replaced.append((first, stop, (name, [section] + [self.section_inside[section]] * more,
                                            [begin] + [inside] * more)))
         return splice((ids, sections, entities), replaced)
+
+
+class MentionMask:
+    """Reads some entity mentions of one note as [MASK] tokens, tags unchanged."""
+
+    def __init__(self, mask_id: int, entity_tags: Sequence[str], rate: float) -> None:
+        self.mask_id = mask_id
+        self.entity_tags = list(entity_tags)
+        self.rate = rate
+
+    @classmethod
+    def for_dataset(cls, tokenizer: Tokenizer, entity_tags: Sequence[str],
+                    rate: float) -> MentionMask | None:
+        """The mask for a dataset's tokenizer, or None when ``rate`` is 0."""
+        return cls(tokenizer.token_to_id(MASK), entity_tags, rate) if rate else None
+
+    def __call__(self, ids: Sequence[int], sections: Sequence[int], entities: Sequence[int],
+                 view: str) -> tuple[list[int], list[int], list[int]]:
+        """The note with some mentions masked (new lists; the inputs are kept)."""
+        masked = list(ids)
+        for first, stop, _ in token_spans([self.entity_tags[t] for t in entities]):
+            if float(torch.rand(())) < self.rate:
+                masked[first:stop] = [self.mask_id] * (stop - first)
+        return masked, list(sections), list(entities)
 
 
 class SectionSwap:

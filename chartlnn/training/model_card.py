@@ -22,10 +22,11 @@ from chartlnn.preparing.splits import SPLITS
 
 HEADLINE = ("field_f1", "section_token_f1", "entity_f1", "mlm_loss", "loss")
 """Validation metrics listed first, in this order; per-field F1s follow alphabetically."""
-TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr", "weight_decay",
-              "warmup_ratio", "headers_kept_rate", "headers_partial_rate",
+TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr", "head_lr_scale",
+              "weight_decay", "warmup_ratio", "headers_kept_rate", "headers_partial_rate",
               "token_dropout", "label_smoothing", "entity_tag_balance", "section_tag_balance",
-              "mention_swap", "section_swap", "ema_decay", "early_stopping_patience", "seed")
+              "mention_swap", "mention_mask", "section_swap", "ema_decay", "early_stopping_patience",
+              "seed")
 """The train config keys that change what a model learns (config.yaml holds them all)."""
 
 

@@ -30,7 +30,8 @@ class TaggerModule(L.LightningModule):
     common ones; ``label_smoothing`` spreads that share of each training target over the other
     tags (validation scores against the plain targets).
     ``gold_weight`` weighs every token of a fully reviewed note (its "O" is a person's, not the
-    rules' silence) against 1 for a silver-labeled one.
+    rules' silence) against 1 for a silver-labeled one. ``head_lr_scale`` multiplies the output
+    heads' learning rate (:func:`chartlnn.training.optim.adamw_warmup_cosine`).
     """
 
     def __init__(self, vocab_size: int, section_tags: list[str], entity_tags: list[str],
@@ -39,7 +40,7 @@ class TaggerModule(L.LightningModule):
                  note_type_weight: float = 0.2, budget_minutes: float | None = None,
                  token_dropout: float = 0.0, entity_tag_weights: list[float] | None = None,
                  gold_weight: float = 1.0, section_tag_weights: list[float] | None = None,
-                 label_smoothing: float = 0.0) -> None:
+                 label_smoothing: float = 0.0, head_lr_scale: float = 1.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = Tagger(vocab_size, len(section_tags), len(entity_tags), len(note_types), encoder)
@@ -144,4 +145,5 @@ def _optimizer(module: L.LightningModule) -> dict[str, Any]:
     hp = module.hparams
     budget = hp.budget_minutes * 60 if hp.budget_minutes else None
     return adamw_warmup_cosine(module, hp.lr, hp.weight_decay, hp.warmup_ratio,
-                               int(module.trainer.estimated_stepping_batches), budget)
+                               int(module.trainer.estimated_stepping_batches), budget,
+                               hp.get("head_lr_scale", 1.0))

@@ -11,19 +11,26 @@ from torch import nn
 
 
 def adamw_warmup_cosine(module: nn.Module, lr: float, weight_decay: float, warmup_ratio: float,
-                        total_steps: int, budget_seconds: float | None = None) -> dict[str, Any]:
+                        total_steps: int, budget_seconds: float | None = None,
+                        head_lr_scale: float = 1.0) -> dict[str, Any]:
     """Lightning's ``configure_optimizers`` answer. No weight decay on biases, norms, embeddings;
-    the learning rate ends at 5% of its peak.
+    the learning rate ends at 5% of its peak. The output heads (parameters named ``*_head.*``)
+    learn at ``head_lr_scale`` times ``lr``: a fine-tune's new fields start from nothing there
+    while the trunk is already trained.
 
     With a wall-clock budget the warm-up and the cosine each run on whichever is further along,
     steps or time, so a model trained for "15 minutes" gets its whole schedule in them however
     fast it is (the fair way to compare models of different speed under one budget), and a large
     ``max_epochs`` beside a short budget does not leave it warming up the whole run.
     """
-    decay = [p for n, p in module.named_parameters() if p.ndim >= 2 and "embed" not in n]
-    no_decay = [p for n, p in module.named_parameters() if p.ndim < 2 or "embed" in n]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in module.named_parameters():
+        decays = parameter.ndim >= 2 and "embed" not in name
+        groups.setdefault((decays, "_head." in name), []).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [{"params": params, "weight_decay": weight_decay if decays else 0.0,
+          "lr": lr * (head_lr_scale if head else 1.0)}
+         for (decays, head), params in sorted(groups.items())], lr=lr)
     total = max(1, total_steps)
     warmup = max(1, int(total * warmup_ratio))
 

@@ -94,6 +94,9 @@ class TrainConfig:
     """Share of drug and allergen mentions in training notes replaced by another name from the
     field's lexicon, drawn afresh each epoch (0: off): the model learns a drug from its context,
     not only from the names in its training notes (:mod:`chartlnn.training.augment`)."""
+    mention_mask: float
+    """Share of entity mentions in training notes read as [MASK] tokens, drawn afresh each epoch
+    (0: off): their tags come from the context alone (:mod:`chartlnn.training.augment`)."""
     section_swap: float
     """Share of sections in training notes replaced by the same section of another training note,
     drawn afresh each epoch (0: off): the notes are recombined, so the model tells a section by
@@ -105,6 +108,9 @@ class TrainConfig:
     """Loss weight of every token of a fully reviewed note (Label Studio, complete gold files)
     against 1 for a silver-labeled note: a person's labels, and their "O", count for more."""
     lr: float
+    head_lr_scale: float
+    """The output heads' learning rate over ``lr``: above 1 a fine-tune's new fields (heads
+    started from nothing) learn faster than the trained trunk moves."""
     weight_decay: float
     warmup_ratio: float
     gradient_clip: float
@@ -133,7 +139,7 @@ class TrainConfig:
         for name in ("entity_tag_balance", "section_tag_balance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("mention_swap", "section_swap"):
+        for name in ("mention_swap", "mention_mask", "section_swap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -221,7 +227,7 @@ def train(data: str | Path, out: str | Path, *, model: str | Path = "liquid-smal
         label_smoothing=config.label_smoothing,
         entity_tag_weights=entity_tag_weights(dataset.splits["train"], config.entity_tag_balance),
         section_tag_weights=section_tag_weights(dataset.splits["train"], config.section_tag_balance),
-        gold_weight=config.gold_weight)
+        gold_weight=config.gold_weight, head_lr_scale=config.head_lr_scale)
     _index_vocabulary(tagger.net, dataset.tokenizer)
     if init is not None:
         labels = {"section_tags": tagger.hparams.section_tags,
@@ -349,7 +355,8 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    headers_kept_rate=config.headers_kept_rate,
                                    headers_partial_rate=config.headers_partial_rate,
                                    mention_swap=config.mention_swap,
-                                   section_swap=config.section_swap)
+                                   section_swap=config.section_swap,
+                                   mention_mask=config.mention_mask)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()

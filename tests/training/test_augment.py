@@ -9,7 +9,7 @@ from chartlnn.config import ConfigError, load_config
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import token_spans
-from chartlnn.training.augment import MentionSwap, SectionSwap
+from chartlnn.training.augment import MentionMask, MentionSwap, SectionSwap
 from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.train import TrainConfig
 
@@ -84,9 +84,27 @@ def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
     assert plain.shape != swapped.shape or not torch.equal(plain, swapped)
     validation = [next(iter(m.val_dataloader()))["input_ids"] for m in modules.values()]
     assert torch.equal(*validation)
-    for name in ("mention_swap", "section_swap"):
+    for name in ("mention_swap", "mention_mask", "section_swap"):
         with pytest.raises(ConfigError, match=name):
             load_config(TrainConfig, overrides={name: 1.5})
+
+
+def test_mention_mask_hides_whole_mentions_and_keeps_every_tag(dataset):
+    data = load_prepared(dataset)
+    entity_names = data.splits["train"].features["input_entity_tags"].feature.names
+    assert MentionMask.for_dataset(data.tokenizer, entity_names, 0.0) is None
+    mask = MentionMask.for_dataset(data.tokenizer, entity_names, 1.0)
+    mask_id = data.tokenizer.token_to_id("[MASK]")
+    masked_any = False
+    for ex in data.splits["train"]:
+        ids, sections, entities = ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"]
+        new_ids, new_sections, new_entities = mask(ids, sections, entities, "input")
+        assert (new_sections, new_entities) == (sections, entities)
+        inside = [t != 0 for t in entities]
+        assert all((new == mask_id) == hidden or old == new == mask_id
+                   for old, new, hidden in zip(ids, new_ids, inside))
+        masked_any |= any(inside)
+    assert masked_any
 
 
 def test_section_swap_replaces_each_section_from_its_begin_tag_whole():

@@ -27,3 +27,24 @@ def test_optim_a_short_budget_ends_the_warm_up_and_the_cosine_on_time():
     assert _lr_after(schedule) > 0.8
     time.sleep(1.0)
     assert abs(_lr_after(schedule) - 0.05) < 1e-6
+
+
+def test_optim_heads_learn_at_their_scale_and_only_matrices_decay():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(10, 4)
+            self.trunk = nn.Linear(4, 4)
+            self.entity_head = nn.Linear(4, 3)
+
+    net = Net()
+    optimizer = adamw_warmup_cosine(net, 0.002, 0.05, warmup_ratio=0.0, total_steps=10,
+                                    head_lr_scale=3.0)["optimizer"]
+    settings = {id(p): (group["lr"], group["weight_decay"])
+                for group in optimizer.param_groups for p in group["params"]}
+    assert settings[id(net.entity_head.weight)] == (0.006, 0.05)
+    assert settings[id(net.entity_head.bias)] == (0.006, 0.0)
+    assert settings[id(net.trunk.weight)] == (0.002, 0.05)
+    assert settings[id(net.trunk.bias)] == (0.002, 0.0)
+    assert settings[id(net.embed.weight)] == (0.002, 0.0)
+    assert len(settings) == len(list(net.parameters()))
