@@ -20,7 +20,7 @@ same budget).
 
 Mention mask. Each entity mention of a training note is, with probability ``rate``, read as
 [MASK] tokens (one per token, its tags kept): the tags of a name the model cannot see come from
-the words around it ("started on ... 0.1 mg daily", "was given ... for pain"), the cue an unseen
+the words around it ("started on ... 20 mg daily", "given ... for the pain"), the cue an unseen
 drug name in another hospital's notes leaves.
 
 Only training batches are touched: validation and test notes are read as they are. Each rewrite
