@@ -7,6 +7,10 @@ process on notes generated here — lab-dense synthetic text repeated to the len
 a real note — and prints the process's peak resident memory (VmHWM of the child) and wall time.
 A note over the chart job's token cap (``MAX_BATCH_TOKENS``) is read in windows, so the peak
 should level off once notes pass it.
+
+Then the network's cost per token as one note grows from 512 to 32,768 tokens: the model's
+forward pass (the runtime ``chart`` uses, one thread, best of ``--repeats``) on that text cut at
+a token boundary, in microseconds per token, and the cost at 32,768 over that at 512.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from data_recipes import synthetic
 
 CASES = [("8 notes of 20k characters", 8, 20_000), ("8 notes of 195k characters", 8, 195_000),
          ("1 note of 2M characters", 1, 2_000_000)]
+TOKEN_LENGTHS = (512, 2048, 8192, 32768)
 
 
 def _long_text(chars: int) -> str:
@@ -33,6 +38,7 @@ def _long_text(chars: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print("| notes | peak RSS of the chart process, MiB | wall s |\n|---|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,6 +57,40 @@ def main() -> None:
                  "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", *command],
                 check=True, capture_output=True, text=True).stdout)
             print(f"| {name} | {peak_kib / 1024:,.0f} | {time.perf_counter() - started:.1f} |")
+    per_token = _forward_cost(args.model, args.repeats)
+    print("\n| tokens in the note | forward pass, µs per token |\n|---:|---:|")
+    for tokens, cost in per_token.items():
+        print(f"| {tokens:,} | {cost:.2f} |")
+    first, last = TOKEN_LENGTHS[0], TOKEN_LENGTHS[-1]
+    print(f"\nper-token cost at {last:,} tokens over {first}: "
+          f"{per_token[last] / per_token[first]:.2f}x [<= 1.2x]")
+
+
+def _forward_cost(model_dir: Path, repeats: int) -> dict[int, float]:
+    """Microseconds per token of the model's forward pass on one note of each length."""
+    import numpy as np
+
+    from chartlnn.inference.model import load
+
+    model = load(model_dir, device="cpu")
+    model.use_threads(1)
+    encoded = model.encode(_long_text(12 * TOKEN_LENGTHS[-1]))
+    if len(encoded.ids) < TOKEN_LENGTHS[-1]:
+        raise SystemExit(f"the text made {len(encoded.ids)} tokens, fewer than {TOKEN_LENGTHS[-1]}")
+    costs = {}
+    for tokens in TOKEN_LENGTHS:
+        ids = np.array([encoded.ids[:tokens]], dtype=np.int64)
+        mask = np.ones_like(ids, dtype=bool)
+        model.forward(ids, mask)  # warm-up
+        best = min(_timed(lambda: model.forward(ids, mask)) for _ in range(repeats))
+        costs[tokens] = 1e6 * best / tokens
+    return costs
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
