@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import AbstractSet, Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -362,9 +363,9 @@ class ChartDecoder:
     units: dict[str, str | None]
     model: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def _section_fields(self) -> list[str]:
-        """Per section tag, its field ("" for O)."""
+        """Per section tag, its field ("" for O); worked out once per decoder, not per note."""
         return [tag.partition("-")[2] for tag in self.section_tags]
 
     def spans(self, text: str, encoded: Encoded, tagged: Tagged
@@ -376,8 +377,7 @@ class ChartDecoder:
         newline = [b - a == 1 and text[a] == "\n" for a, b in encoded.offsets]
         section = tagged.section.tolist()
         section_tags = [self.section_tags[t] for t in section]
-        fields = self._section_fields
-        section_fields = whole_lines([fields[t] for t in section], newline)
+        section_fields = whole_lines([self._section_fields[t] for t in section], newline)
         breaks = line_breaks(section_tags, newline)
         entity_tags = [self.entity_tags[t] for t in tagged.entity.tolist()]
         families = []
