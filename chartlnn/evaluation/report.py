@@ -12,6 +12,8 @@ from typing import Any, TypedDict
 
 HEADLINE = ("section_token", "entity_value", "entity_span_strict")
 """The metrics that get bootstrap intervals and lead the report."""
+BY_NOTE_TYPE = ("section_token", "entity_value")
+"""The metrics also given per gold note type."""
 RULES = "rules"
 """The name of the rule-based labeler among the systems."""
 VIEW_NAMES = {"input": "headerless", "full": "with headers"}
@@ -67,6 +69,8 @@ class ViewSummary:
     chart_exact_match: float
     note_type_accuracy: float | None
     section_confusions: list[Confusion]
+    by_note_type: dict[str, dict[str, float]]
+    """Gold note type → its notes and micro F1 of each :data:`BY_NOTE_TYPE` metric."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 from chartlnn.errors import ChartlnnError
 from chartlnn.evaluation.metrics import (CHART_METRICS, NoteScore, bootstrap_f1, gold_entities,
                                          score_chart, summarize)
-from chartlnn.evaluation.report import HEADLINE, RULES, ViewSummary
+from chartlnn.evaluation.report import BY_NOTE_TYPE, HEADLINE, RULES, ViewSummary
 from chartlnn.inference.model import ModelDirError
 
 
@@ -101,6 +101,8 @@ class ViewScores:
     notes: list[NoteScore]
     note_types: list[tuple[str, str | None]]
     """(gold, predicted) note type of the notes that have a gold one."""
+    gold_types: list[str | None]
+    """Each scored note's gold note type (None where the note has none), in ``notes`` order."""
     skipped: Counter
     """Reason → notes not scored."""
 
@@ -117,7 +119,7 @@ def score_view(system: System, split, schema, view: str) -> ViewScores:
     usable = [i for i, offsets in enumerate(split[f"{view}_offsets"]) if offsets]
     skipped = Counter({"no tokens in the text": len(ids) - len(usable)}) if len(usable) < len(ids) else Counter()
     charts = system.chart_many([texts[i] for i in usable], [ids[i] for i in usable])
-    notes, note_types = [], []
+    notes, note_types, gold_types = [], [], []
     for i, chart in zip(usable, charts):
         try:
             validate_chart(chart)
@@ -129,10 +131,12 @@ def score_view(system: System, split, schema, view: str) -> ViewScores:
         tags = [section_names[t] for t in example[f"{view}_section_tags"]]
         offsets = [tuple(o) for o in example[f"{view}_offsets"]]
         notes.append(score_chart(chart, gold, tags, offsets))
-        if example["note_type"] >= 0:
+        gold_type = type_names[example["note_type"]] if example["note_type"] >= 0 else None
+        gold_types.append(gold_type)
+        if gold_type is not None:
             predicted = chart["note_type"]["value"] if chart["note_type"] else None
-            note_types.append((type_names[example["note_type"]], predicted))
-    return ViewScores(notes, note_types, skipped)
+            note_types.append((gold_type, predicted))
+    return ViewScores(notes, note_types, gold_types, skipped)
 
 
 def summarize_view(scores: ViewScores, resamples: int, seed: int,
@@ -159,4 +163,17 @@ def summarize_view(scores: ViewScores, resamples: int, seed: int,
                            if scores.notes else 0.0),
         note_type_accuracy=(sum(g == p for g, p in typed) / len(typed) if typed else None),
         section_confusions=mistaken,
+        by_note_type=_by_note_type(scores),
     )
+
+
+def _by_note_type(scores: ViewScores) -> dict[str, dict[str, float]]:
+    """Micro section token and entity value F1 over the notes of each gold note type (most
+    notes first): a split that mixes kinds of notes can hide one kind the model reads badly."""
+    kinds = Counter(t for t in scores.gold_types if t is not None)
+    out = {}
+    for kind, count in kinds.most_common():
+        notes = [n for n, t in zip(scores.notes, scores.gold_types) if t == kind]
+        out[kind] = {"notes": count, **{m: summarize([n.counts[m] for n in notes])["micro"]["f1"]
+                                        for m in BY_NOTE_TYPE}}
+    return out

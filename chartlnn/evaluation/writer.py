@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chartlnn.evaluation.plots import plot_f1_vs_energy, plot_per_field_f1, plot_time_vs_length
-from chartlnn.evaluation.report import HEADLINE, VIEW_NAMES, Report
+from chartlnn.evaluation.report import BY_NOTE_TYPE, HEADLINE, VIEW_NAMES, Report
 
 METRIC_NAMES = {
     "section_token": "section token F1",
@@ -99,6 +99,9 @@ def render_markdown(report: Report) -> str:
                       f"parameters {theirs.params / ours.params:.1f}x.", ""]
     lines += ["## Per field, headerless (F1: entity fields on values, sections on tokens)", "",
               _per_field_table(report, names), ""]
+    if len(report.accuracy[names[0]]["input"].by_note_type) > 1:
+        lines += ["## Per note type (micro F1, headerless / with headers)", "",
+                  _note_type_table(report, names), ""]
     confusions = report.accuracy[names[0]]["input"].section_confusions
     if confusions:
         lines += [f"## Sections {names[0]} mistakes most often (headerless, tokens)", "",
@@ -187,6 +190,20 @@ def _per_field_table(report: Report, names: list[str]) -> str:
                 found = report.accuracy[name]["input"].metrics[metric]["per_field"].get(field)
                 cells.append(_f1(found["f1"]) if found else "0.0")
             rows.append(f"| {field} | {scores['support']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _note_type_table(report: Report, names: list[str]) -> str:
+    columns = [(name, m) for m in BY_NOTE_TYPE for name in names]
+    rows = ["| note type | notes | " + " | ".join(f"{name} {METRIC_NAMES[m].removesuffix(' F1')}"
+                                                 for name, m in columns) + " |",
+            "|---|---:|" + "---:|" * len(columns)]
+    for kind, first in report.accuracy[names[0]]["input"].by_note_type.items():
+        cells = []
+        for name, metric in columns:
+            views = [report.accuracy[name][view].by_note_type.get(kind) for view in ("input", "full")]
+            cells.append(" / ".join(_f1(v[metric]) if v else "-" for v in views))
+        rows.append(f"| {kind} | {first['notes']} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

@@ -26,6 +26,7 @@ def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, 
             assert scores.notes + sum(scores.skipped.values()) == test_notes
             low, high = scores.headline["entity_value"]["ci95"]
             assert 0 <= low <= scores.headline["entity_value"]["f1"] <= high <= 1
+            assert sum(t["notes"] for t in scores.by_note_type.values()) == scores.notes
     assert "difference_ci95" in report.accuracy["liquid"]["input"].headline["section_token"]
     for view in ("input", "full"):  # the model under test against its teacher, paired
         low, high = report.accuracy["liquid"][view].headline["entity_value"]["rules_difference_ci95"]
@@ -43,6 +44,7 @@ def test_comparison_writes_the_report(dataset, liquid_model, transformer_model, 
     markdown = (out / "report.md").read_text()
     assert "## Accuracy, headerless (the real task)" in markdown and "| rules |" in markdown
     assert "Entity value F1, liquid − rules, paired" in markdown
+    assert "## Per note type (micro F1, headerless / with headers)" in markdown
     for plot in ("f1_vs_energy", "time_vs_length", "per_field_f1"):
         assert (out / "plots" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(EvaluateError, match="already there"):
