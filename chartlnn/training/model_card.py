@@ -26,7 +26,7 @@ TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr
               "weight_decay", "warmup_ratio", "headers_kept_rate", "headers_partial_rate",
               "token_dropout", "label_smoothing", "entity_tag_balance", "section_tag_balance",
               "mention_swap", "mention_mask", "section_swap", "ema_decay", "early_stopping_patience",
-              "seed")
+              "keep", "seed")
 """The train config keys that change what a model learns (config.yaml holds them all)."""
 
 

@@ -12,7 +12,8 @@ Model directory::
     logs/               CSV (and TensorBoard, if installed) training logs
 
 The selection rule is the same for every model: the checkpoint with the best validation
-``field_f1``; early stopping on it; a wall-clock budget (``max_minutes``) as a hard stop.
+``field_f1`` (or, with ``keep: last``, the weights training ended with); early stopping on it; a
+wall-clock budget (``max_minutes``) as a hard stop.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ class TrainConfig:
     gradient_clip: float
     early_stopping_patience: int
     """Epochs without a better validation field F1 before stopping."""
+    keep: str
+    """The weights the model directory gets: "best" (the epoch with the best validation field F1)
+    or "last" (those training ended with). A fine-tune validates on a fifth of a few dozen
+    reviewed notes, where the best epoch can be one before a new field was learned."""
     seed: int
     accelerator: str
     devices: int | str
@@ -148,6 +153,8 @@ class TrainConfig:
             raise ValueError("gold_weight must be positive")
         if self.pretrain_minutes < 0:
             raise ValueError("pretrain_minutes must not be negative")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"keep must be best or last, not {self.keep!r}")
 
 
 class TrainError(ChartlnnError, ValueError):
@@ -347,8 +354,8 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                     parent: dict[str, Any] | None = None,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, float]:
     """Fit (resuming from out/checkpoints/last.ckpt if a run was cut short), reload the best
-    checkpoint, measure it on validation, write the model directory (``parent``: the ``--init``
-    model's path and tokenizer hash, recorded in config.yaml)."""
+    checkpoint (unless ``config.keep`` is "last"), measure it on validation, write the model
+    directory (``parent``: the ``--init`` model's path and tokenizer hash, recorded in config.yaml)."""
     datamodule = TaggingDataModule(data, batch_size=config.batch_size,
                                    max_train_tokens=config.max_train_tokens,
                                    num_workers=config.num_workers, seed=config.seed,
@@ -375,9 +382,12 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
         hardware=hardware(trainer.strategy.root_device, trainer.num_devices * trainer.num_nodes),
         precision=str(trainer.precision))
     # A weight-averaged checkpoint keeps the average as its state_dict; with the callback still
-    # there, loading it would put the un-averaged weights back. Without it, best is what loads.
+    # there, loading it would put the un-averaged weights back. Without it, best is what loads;
+    # the last weights are already in the module (the callback put the average there at the end).
     trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, WeightAveraging)]
-    results = trainer.validate(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+    keep_last = config.keep == "last" and stopper.step is None  # never weights gone non-finite
+    results = trainer.validate(module, datamodule=datamodule,
+                               ckpt_path=None if keep_last else "best", verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.is_global_zero:
         _export(out, module, encoder, config, data, metrics, parent, run)

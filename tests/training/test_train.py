@@ -310,6 +310,24 @@ def test_train_with_weight_averaging_exports_the_averaged_weights(dataset, tmp_p
         load_config(TrainConfig, overrides={"ema_decay": 1.0})
 
 
+def test_train_keeps_the_last_weights_when_asked(dataset, tmp_path):
+    def exported_and_checkpoint(keep, checkpoint):
+        config = load_config(TrainConfig, overrides={**vars(FAST), "ema_decay": 0.0, "keep": keep,
+                                                     "max_epochs": 3, "checkpoint_every_n_steps": 1})
+        out = tmp_path / keep
+        train(dataset, out, model_overrides=TINY["liquid"], config=config)
+        saved = torch.load(out / "checkpoints" / checkpoint, weights_only=True)["state_dict"]
+        return load_file(str(out / "model.safetensors")), {k.removeprefix("net."): v for k, v in saved.items()}
+
+    exported, last = exported_and_checkpoint("last", "last.ckpt")  # last.ckpt: after the final step
+    assert exported.keys() == last.keys() and all(torch.equal(exported[k], last[k]) for k in last)
+    exported, best = exported_and_checkpoint("best", "best.ckpt")
+    assert all(torch.equal(exported[k], best[k]) for k in best)
+    assert any(not torch.equal(last[k], best[k]) for k in best)  # this run's best epoch is not its last
+    with pytest.raises(ConfigError, match="keep must be best or last"):
+        load_config(TrainConfig, overrides={"keep": "first"})
+
+
 class _DivergesAtStep3(L.LightningModule):
     """A real module whose loss turns NaN at its fourth step, as a training whose weights blew up."""
 
