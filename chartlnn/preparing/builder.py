@@ -48,6 +48,11 @@ class PrepareConfig:
     shift_note_types: list[str]
     """Notes of these types go to the ``shift`` split, never trained on: a style-shift test of
     document kinds the model has not seen (e.g. discharge_summary, emergency)."""
+    mix_shift_types: bool
+    """Whether a mixed-in source's notes of the shift types train (true) or are rejected (false,
+    so the shift split holds kinds of notes the model never saw). True asks another question:
+    how well a kind learned only from the mixed-in source (synthetic discharge summaries, say)
+    carries over to the main source's notes of that kind, which stay held out."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.validation_fraction < 1 or not 0 <= self.test_fraction < 1 \
@@ -131,7 +136,8 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                 if isinstance(record, Reject):
                     card.reject(record)
                     continue
-                if mixed_in and record.note_type in config.shift_note_types:
+                if (mixed_in and not config.mix_shift_types
+                        and record.note_type in config.shift_note_types):
                     card.reject(Reject(source=source, row=record.meta.get("row"), note_id=record.id,
                                        reason="note type held out for the shift split "
                                               "(a mixed-in source only trains)"))

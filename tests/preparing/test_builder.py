@@ -222,3 +222,14 @@ def test_dataset_builder_mixed_notes_of_a_shift_type_are_held_out_and_counted(tm
     assert held > 0 and card["mixed_into_train"] == {"synthetic": 40 - held}
     assert card["counts"]["reconciles"] and card["splits"]["shift"] == 0
     assert "discharge_summary" not in card["note_types"]["train"]
+
+
+def test_dataset_builder_mixed_notes_of_a_shift_type_train_when_asked(tmp_path):
+    source = tmp_path / "notes.csv"
+    _write_csv(source, _notes(20))
+    card = prepare("csv", source, tmp_path / "out", show_progress=False,
+                   config=prepare_config(shift_note_types=["discharge_summary"], mix_shift_types=True),
+                   mix=[Source("synthetic", None, {"n": 40, "seed": 5})])
+    assert card["mixed_into_train"] == {"synthetic": 40} and not card["rejects"]["total"]
+    assert card["note_types"]["train"]["discharge_summary"] > 0  # only the mixed-in source's
+    assert card["splits"]["shift"] == 0
