@@ -122,20 +122,20 @@ def scores(model_dir: Path, data: Path, split: str) -> dict[str, float]:
 
 
 def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, dict],
-          schema: Path, test: Path, out: Path, rounds: list[int],
-          replay: Path | None, overrides: dict[str, Any]) -> dict[int, dict[str, float]]:
+          schema: Path, test: Path, out: Path, rounds: list[int], replay: Path | None,
+          configs: tuple[Any, Any]) -> dict[int, dict[str, float]]:
     """One loop of rounds: annotate → oracle export → prepare (with the replay notes mixed into
-    train, if any) → fine-tune from base → score."""
+    train, if any) → fine-tune from base → score. ``configs`` are the prepare and fine-tune
+    configs, read once at the start so that editing a config file cannot stop a long run."""
     from chartlnn.annotating.run import annotate
-    from chartlnn.config import load_config
-    from chartlnn.preparing.builder import PrepareConfig, Source, prepare
+    from chartlnn.preparing.builder import Source, prepare
     from chartlnn.schema import load_schema
-    from chartlnn.training.train import TrainConfig, train, train_config_path
+    from chartlnn.training.train import train
 
     mix = [Source("jsonl", replay)] if replay else None
     review, model, reviewed, results = out / "review", base, [], {}
-    config = dataclasses.replace(load_config(TrainConfig, train_config_path("finetune"), overrides),
-                                 max_minutes=None, seed=seed, accelerator="cpu", devices=1)
+    prepare_config, train_config = configs
+    config = dataclasses.replace(train_config, seed=seed)
     for n in rounds:
         annotate(model, pool_file, review, select=select, n=n - len(reviewed), seed=seed * 1000 + n)
         manifest = json.loads((review / "annotate_manifest.json").read_text())
@@ -145,7 +145,7 @@ def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, d
         for split_seed in range(100):  # a few reviewed notes may all hash to train: draw again
             card = prepare("labelstudio", exported, data, schema=load_schema(schema),
                            tokenizer_from=base, show_progress=False, mix=mix,
-                           config=dataclasses.replace(load_config(PrepareConfig), seed=split_seed,
+                           config=dataclasses.replace(prepare_config, seed=split_seed,
                                                       validation_fraction=0.2, test_fraction=0.0))
             if card["splits"]["validation"]:
                 break
@@ -179,8 +179,13 @@ def main() -> int:
     from chartlnn.config import load_config, parse_overrides
     from chartlnn.preparing.builder import PrepareConfig, prepare
     from chartlnn.schema import load_schema
+    from chartlnn.training.train import TrainConfig, train_config_path
 
     overrides = parse_overrides(args.set)
+    prepare_config = load_config(PrepareConfig)
+    finetune_config = dataclasses.replace(
+        load_config(TrainConfig, train_config_path("finetune"), overrides),
+        max_minutes=None, accelerator="cpu", devices=1)
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     rounds = [int(n) for n in args.rounds.split(",")]
@@ -202,7 +207,7 @@ def main() -> int:
     test = args.out / "hospital-test"
     prepare("labelstudio", export(held_out, args.out / "export-test.json"), test,
             schema=load_schema(schema), tokenizer_from=args.base, show_progress=False,
-            config=dataclasses.replace(load_config(PrepareConfig), validation_fraction=0.0,
+            config=dataclasses.replace(prepare_config, validation_fraction=0.0,
                                        test_fraction=0.99))
     base = scores(args.base, test, "gold")
     print(f"hospital: {len(pool)} pool notes, {len(held_out)} test notes; base model: entity "
@@ -214,7 +219,7 @@ def main() -> int:
             table[select, seed] = chain(select, seed, args.base, pool_file,
                                         {n["id"]: n for n in pool}, schema, test,
                                         args.out / f"{select}-{seed}", rounds, replay,
-                                        overrides)
+                                        (prepare_config, finetune_config))
 
     print("\n| reviewed | random entity | uncertainty entity | random pain_score | "
           "uncertainty pain_score | random sections | uncertainty sections |")

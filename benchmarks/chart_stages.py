@@ -24,17 +24,8 @@ import chartlnn  # noqa: F401  (first: it picks numpy's BLAS kernels before anyt
 from chartlnn.charting.worker import MAX_BATCH_TOKENS, guard_phi
 from chartlnn.inference.model import length_batches, load
 from chartlnn.schema import validate_chart
-
-MTSAMPLES = (Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples"
-             / "mtsamples.csv.gz")
+from chart_speed import MTSAMPLES, mtsamples_notes  # a script beside this one
 STAGES = ("PHI guard", "tokenize", "forward pass", "tag (softmax, BIO)", "decode", "validate")
-
-
-def notes(n: int) -> list[str]:
-    from chartlnn.notes import Note
-    from data_recipes import get_recipe
-
-    return [r.text for r in get_recipe("mtsamples")(MTSAMPLES) if isinstance(r, Note)][:n]
 
 
 def stage_seconds(model, texts: list[str], batch_size: int) -> dict[str, float]:
@@ -83,7 +74,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
-    texts = notes(args.notes)
+    texts = mtsamples_notes(MTSAMPLES)[:args.notes]
     models = {}
     for runtime in args.runtimes.split(","):
         model = load(args.model, runtime=runtime)

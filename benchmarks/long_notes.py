@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 from data_recipes import synthetic
@@ -82,15 +83,9 @@ def _forward_cost(model_dir: Path, repeats: int) -> dict[int, float]:
         ids = np.array([encoded.ids[:tokens]], dtype=np.int64)
         mask = np.ones_like(ids, dtype=bool)
         model.forward(ids, mask)  # warm-up
-        best = min(_timed(lambda: model.forward(ids, mask)) for _ in range(repeats))
+        best = min(timeit.repeat(lambda: model.forward(ids, mask), number=1, repeat=repeats))
         costs[tokens] = 1e6 * best / tokens
     return costs
-
-
-def _timed(work) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
