@@ -123,10 +123,10 @@ def scores(model_dir: Path, data: Path, split: str) -> dict[str, float]:
 
 def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, dict],
           schema: Path, test: Path, out: Path, rounds: list[int], replay: Path | None,
-          configs: tuple[Any, Any]) -> dict[int, dict[str, float]]:
+          prepare_config: Any, finetune_config: Any) -> dict[int, dict[str, float]]:
     """One loop of rounds: annotate → oracle export → prepare (with the replay notes mixed into
-    train, if any) → fine-tune from base → score. ``configs`` are the prepare and fine-tune
-    configs, read once at the start so that editing a config file cannot stop a long run."""
+    train, if any) → fine-tune from base → score. The configs are read once at the start, so
+    that editing a config file cannot stop a long run."""
     from chartlnn.annotating.run import annotate
     from chartlnn.preparing.builder import Source, prepare
     from chartlnn.schema import load_schema
@@ -134,8 +134,7 @@ def chain(select: str, seed: int, base: Path, pool_file: Path, pool: dict[str, d
 
     mix = [Source("jsonl", replay)] if replay else None
     review, model, reviewed, results = out / "review", base, [], {}
-    prepare_config, train_config = configs
-    config = dataclasses.replace(train_config, seed=seed)
+    config = dataclasses.replace(finetune_config, seed=seed)
     for n in rounds:
         annotate(model, pool_file, review, select=select, n=n - len(reviewed), seed=seed * 1000 + n)
         manifest = json.loads((review / "annotate_manifest.json").read_text())
@@ -219,7 +218,7 @@ def main() -> int:
             table[select, seed] = chain(select, seed, args.base, pool_file,
                                         {n["id"]: n for n in pool}, schema, test,
                                         args.out / f"{select}-{seed}", rounds, replay,
-                                        (prepare_config, finetune_config))
+                                        prepare_config, finetune_config)
 
     print("\n| reviewed | random entity | uncertainty entity | random pain_score | "
           "uncertainty pain_score | random sections | uncertainty sections |")

@@ -99,10 +99,10 @@ class ViewScores:
     """One system's scores on one view of the split."""
 
     notes: list[NoteScore]
-    note_types: list[tuple[str, str | None]]
-    """(gold, predicted) note type of the notes that have a gold one."""
     gold_types: list[str | None]
     """Each scored note's gold note type (None where the note has none), in ``notes`` order."""
+    predicted_types: list[str | None]
+    """Each scored note's predicted note type (None where the chart has none), in ``notes`` order."""
     skipped: Counter
     """Reason → notes not scored."""
 
@@ -119,7 +119,7 @@ def score_view(system: System, split, schema, view: str) -> ViewScores:
     usable = [i for i, offsets in enumerate(split[f"{view}_offsets"]) if offsets]
     skipped = Counter({"no tokens in the text": len(ids) - len(usable)}) if len(usable) < len(ids) else Counter()
     charts = system.chart_many([texts[i] for i in usable], [ids[i] for i in usable])
-    notes, note_types, gold_types = [], [], []
+    notes, gold_types, predicted_types = [], [], []
     for i, chart in zip(usable, charts):
         try:
             validate_chart(chart)
@@ -131,12 +131,9 @@ def score_view(system: System, split, schema, view: str) -> ViewScores:
         tags = [section_names[t] for t in example[f"{view}_section_tags"]]
         offsets = [tuple(o) for o in example[f"{view}_offsets"]]
         notes.append(score_chart(chart, gold, tags, offsets))
-        gold_type = type_names[example["note_type"]] if example["note_type"] >= 0 else None
-        gold_types.append(gold_type)
-        if gold_type is not None:
-            predicted = chart["note_type"]["value"] if chart["note_type"] else None
-            note_types.append((gold_type, predicted))
-    return ViewScores(notes, note_types, gold_types, skipped)
+        gold_types.append(type_names[example["note_type"]] if example["note_type"] >= 0 else None)
+        predicted_types.append(chart["note_type"]["value"] if chart["note_type"] else None)
+    return ViewScores(notes, gold_types, predicted_types, skipped)
 
 
 def summarize_view(scores: ViewScores, resamples: int, seed: int,
@@ -153,7 +150,7 @@ def summarize_view(scores: ViewScores, resamples: int, seed: int,
     confusion = sum((n.section_confusion for n in scores.notes), Counter())
     mistaken = [{"gold": g, "predicted": p, "tokens": c} for (g, p), c in confusion.most_common()
                 if g != p][:12]
-    typed = scores.note_types
+    typed = [(g, p) for g, p in zip(scores.gold_types, scores.predicted_types) if g is not None]
     return ViewSummary(
         notes=len(scores.notes),
         skipped=dict(scores.skipped),

@@ -24,7 +24,8 @@ def test_systems_scores_per_note_type_pool_only_that_types_notes():
     scores = ViewScores(
         notes=[note([8, 0, 2], [1, 0, 0]), note([2, 2, 0], [0, 1, 1]), note([5, 0, 5], [3, 1, 0]),
                note([9, 9, 9], [9, 9, 9])],
-        note_types=[], gold_types=["discharge_summary", "discharge_summary", "radiology", None],
+        gold_types=["discharge_summary", "discharge_summary", "radiology", None],
+        predicted_types=[None] * 4,
         skipped=Counter())
     by_type = _by_note_type(scores)
     assert list(by_type) == ["discharge_summary", "radiology"]  # most notes first; untyped left out
