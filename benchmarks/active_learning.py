@@ -6,7 +6,9 @@ least-sure first, on a note style the base model never trained on and a field it
 
 The hospital: synthetic discharge summaries and emergency notes (note types the MTSamples
 default model held out for its style-shift split, and whose synthetic copies it never trained
-on), in a house style that states a pain score ("Pain 6/10") under a new schema field,
+on), written in a house style of their own (``--house uk``, the default: British drug names,
+sigs and observations, "paracetamol 1 g PO QDS", "Sats 97% on air"; ``us``: the synthetic
+recipe's usual writing) and stating a pain score ("Pain 6/10") under a new schema field,
 ``pain_score``. Their exact gold labels are the oracle: a reviewer who corrects every
 pre-annotation perfectly. 200 notes are the hospital's gold test set; the rest are the pool.
 
@@ -38,14 +40,15 @@ HOSPITAL_TYPES = ("discharge_summary", "emergency")
 PAIN_FORMS = ("Pain {k}/10.", "Pain score {k}/10.", "Rates pain {k} out of 10.", "Pain: {k}/10.")
 
 
-def hospital_notes(n: int, seed: int) -> list[dict]:
-    """``n`` synthetic notes of the held-out types, each with a pain-score line inserted at a
-    line break (gold spans moved or widened around it), as ``{"id", "text", "spans"}``."""
+def hospital_notes(n: int, seed: int, house: str = "uk") -> list[dict]:
+    """``n`` synthetic notes of the held-out types in the ``house`` style, each with a pain-score
+    line inserted at a line break (gold spans moved or widened around it), as ``{"id", "text",
+    "spans"}``."""
     from data_recipes import get_recipe
 
     rng = random.Random(seed)
     notes = []
-    for note in get_recipe("synthetic")(None, n=n * 6, seed=seed):
+    for note in get_recipe("synthetic")(None, n=n * 6, seed=seed, house=house):
         if note.note_type not in HOSPITAL_TYPES:
             continue
         breaks = [i for i, c in enumerate(note.text) if c == "\n"] or [len(note.text)]
@@ -165,6 +168,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pool", type=int, default=500)
     parser.add_argument("--test", type=int, default=200, help="the hospital's gold test notes")
+    parser.add_argument("--house", default="uk",
+                        help="the hospital's house style (a `synthetic` recipe option): uk writes "
+                             "its drug names, sigs and vital signs its own way; us as the base "
+                             "model's synthetic notes")
     parser.add_argument("--rounds", default=",".join(map(str, ROUNDS)),
                         help="reviewed notes after each round")
     parser.add_argument("--replay", type=int, default=0,
@@ -188,7 +195,7 @@ def main() -> int:
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     rounds = [int(n) for n in args.rounds.split(",")]
-    notes = hospital_notes(args.pool + args.test, seed=77)
+    notes = hospital_notes(args.pool + args.test, seed=77, house=args.house)
     pool, held_out = notes[:args.pool], notes[args.pool:]
     pool_file = args.out / "pool.jsonl"
     pool_file.write_text("".join(json.dumps({"id": n["id"], "text": n["text"]}) + "\n"
@@ -209,7 +216,8 @@ def main() -> int:
             config=dataclasses.replace(prepare_config, validation_fraction=0.0,
                                        test_fraction=0.99))
     base = scores(args.base, test, "gold")
-    print(f"hospital: {len(pool)} pool notes, {len(held_out)} test notes; base model: entity "
+    print(f"hospital ({args.house} house style): {len(pool)} pool notes, {len(held_out)} test "
+          f"notes; base model: entity "
           f"{base['entity']:.1f}, pain_score {base['pain']:.1f}, sections {base['section']:.1f}",
           flush=True)
     table = {}

@@ -194,16 +194,17 @@ def dose(text: str) -> dict[str, Any] | None:
 
 _ROUTES = {
     "oral": ["po", "bymouth", "orally", "oral", "peros"],
-    "intravenous": ["iv", "intravenous", "intravenously", "ivpush", "ivpb"],
+    "intravenous": ["iv", "intravenous", "intravenously", "ivpush", "ivpb", "ivi"],
     "intramuscular": ["im", "intramuscular", "intramuscularly"],
-    "subcutaneous": ["subq", "subcu", "subcut", "sq", "sc", "subcutaneous", "subcutaneously"],
-    "topical": ["topical", "topically"],
-    "inhaled": ["inhaled", "inhalation", "byinhalation", "viainhaler", "nebulized", "vianebulizer"],
+    "subcutaneous": ["subq", "subcu", "subcut", "sq", "sc", "s/c", "subcutaneous", "subcutaneously"],
+    "topical": ["topical", "topically", "top"],
+    "inhaled": ["inhaled", "inhalation", "byinhalation", "viainhaler", "nebulized", "vianebulizer",
+                "inh", "neb"],
     "sublingual": ["sl", "sublingual", "sublingually", "underthetongue"],
     "rectal": ["pr", "rectal", "rectally", "perrectum"],
-    "transdermal": ["transdermal", "transdermally"],
-    "ophthalmic": ["ophthalmic", "ineacheye", "inbotheyes"],
-    "nasal": ["nasal", "nasally", "intranasal", "intranasally", "ineachnostril"],
+    "transdermal": ["transdermal", "transdermally", "patch"],
+    "ophthalmic": ["ophthalmic", "ineacheye", "inbotheyes", "eacheye", "botheyes"],
+    "nasal": ["nasal", "nasally", "intranasal", "intranasally", "ineachnostril", "eachnostril"],
 }
 _ROUTE_BY_KEY = {key: route for route, keys in _ROUTES.items() for key in keys}
 
@@ -218,29 +219,29 @@ def route(text: str) -> str | None:
     return _ROUTE_BY_KEY.get(_compact(text))
 
 
-_PRN = re.compile(r"\s*(?:p\.?\s?r\.?\s?n\.?|as needed|as necessary)\s*$", re.IGNORECASE)
+_PRN = re.compile(r"\s*(?:p\.?\s?r\.?\s?n\.?|as needed|as necessary|when required)\s*$", re.IGNORECASE)
 _EVERY_HOURS = re.compile(
-    r"^(?:q|every)\s*(\d+(?:\s*(?:-|to)\s*\d+)?)\s*(?:h|hr|hrs|hours?)$")
+    r"^(?:q|every)\s*(\d+(?:\s*(?:-|to)\s*\d+)?)\s*(?:h|hr|hrs|hours?)$|^(\d+)\s*-?\s*hourly$")
 _FREQUENCIES = {
     "every hour": ["every hour", "hourly", "each hour", "qh", "q hour"],
     "once daily": ["daily", "qd", "qday", "q day", "once daily", "once a day", "once per day",
                    "a day", "per day", "every day", "each day", "one time a day", "1 time a day",
-                   "one time daily", "once a day every day"],
+                   "one time daily", "once a day every day", "od"],
     "twice daily": ["bid", "twice daily", "twice a day", "twice per day", "two times a day",
-                    "2 times a day", "two times daily", "2 times daily"],
+                    "2 times a day", "two times daily", "2 times daily", "bd"],
     "three times daily": ["tid", "three times daily", "three times a day", "3 times a day",
-                          "3 times daily", "three times per day"],
+                          "3 times daily", "three times per day", "tds"],
     "four times daily": ["qid", "four times daily", "four times a day", "4 times a day",
-                         "4 times daily", "four times per day"],
+                         "4 times daily", "four times per day", "qds"],
     "at bedtime": ["qhs", "hs", "at bedtime", "nightly", "at night", "every night", "each night",
-                   "every bedtime", "q bedtime"],
-    "every morning": ["qam", "every morning", "each morning", "in the morning"],
+                   "every bedtime", "q bedtime", "nocte", "on"],
+    "every morning": ["qam", "every morning", "each morning", "in the morning", "mane"],
     "every evening": ["qpm", "every evening", "each evening", "in the evening"],
     "every other day": ["qod", "every other day", "every second day"],
     "weekly": ["weekly", "once weekly", "once a week", "every week", "qweek", "qwk", "q week",
                "per week", "a week"],
     "monthly": ["monthly", "once monthly", "once a month", "every month", "per month", "a month"],
-    "with meals": ["with meals", "with each meal", "with every meal"],
+    "with meals": ["with meals", "with each meal", "with every meal", "with food"],
 }
 _FREQUENCY_BY_KEY = {key: value for value, keys in _FREQUENCIES.items() for key in keys}
 
@@ -249,7 +250,7 @@ def _base_frequency(text: str) -> str | None:
     key = " ".join(text.lower().replace(".", " ").split())
     every = _EVERY_HOURS.match(key.replace(" ", "") if key.startswith("q") else key)
     if every:
-        hours = re.sub(r"\s*(?:-|to)\s*", "-", every.group(1))
+        hours = re.sub(r"\s*(?:-|to)\s*", "-", every.group(1) or every.group(2))
         return "every hour" if hours == "1" else f"every {hours} hours"
     return _FREQUENCY_BY_KEY.get(key) or _FREQUENCY_BY_KEY.get(key.replace(" ", ""))
 

@@ -18,12 +18,15 @@ and 11 family-history frames, most with inline alternatives; 61 vital-sign forms
 unit system. Measured on 1,000 notes (seed 0): about half of all sentences are distinct, notes
 average about 240 words (2% over 500), and generating them takes about 0.4 s. The vocabularies
 live in ``synthetic_vocab.json`` beside this module; the code here only draws from them.
+``house="uk"`` writes the same notes as a British hospital would (28 drug names, every route,
+frequency and vital-sign form its own: "paracetamol", "BD", "nocte", "Sats 97% on air"): a
+style the default notes never show, for testing how a model carries over to another hospital.
 
-Contract: ``read(path=None, *, n, seed)`` yields ``n`` notes; note ``i`` depends only on
-``(seed, i)``, so a smaller ``n`` gives a prefix. Every section and entity field in the text has
-a gold span (source "gold") following the silver labelers' conventions: a section span runs from
-the first to the last non-space character of its content, header words never inside; entity
-spans carry ``attrs["value"]`` from :mod:`chartlnn.normalize` and the schema unit, the
+Contract: ``read(path=None, *, n, seed, house)`` yields ``n`` notes; note ``i`` depends only on
+``(seed, i, house)``, so a smaller ``n`` gives a prefix. Every section and entity field in the
+text has a gold span (source "gold") following the silver labelers' conventions: a section span
+runs from the first to the last non-space character of its content, header words never inside;
+entity spans carry ``attrs["value"]`` from :mod:`chartlnn.normalize` and the schema unit, the
 parts of one drug share ``attrs["group"]``, drugs and allergens carry ``attrs["negated"]``.
 ``meta["header_spans"]`` lists the ``[start, end]`` of every header (words and colon);
 ``meta["header_style"]`` and ``meta["layout"]`` say how the note was written. The text holds no
@@ -42,6 +45,7 @@ from typing import Any
 
 from chartlnn import normalize as norm
 from chartlnn.notes import GOLD, Note, Span
+from data_recipes._common import RecipeError
 
 UNITS = {"age": "years", "bp_systolic": "mmHg", "bp_diastolic": "mmHg", "heart_rate": "/min",
          "resp_rate": "/min", "temperature": "Cel", "spo2": "%", "weight": "kg", "height": "cm"}
@@ -71,7 +75,15 @@ PLANS, PLAN_SLOTS = _VOCAB["plans"], _VOCAB["plan_slots"]
 _INTROS, _FOLLOW_UPS, _DETAILS = _VOCAB["hpi_intros"], _VOCAB["hpi_follow_ups"], _VOCAB["hpi_details"]
 _HPI_SLOTS = _VOCAB["hpi_slots"]
 # vital: its forms (run of abbreviations, prose, one a line)
-_VITAL_FORMS = {key: (f["run"], f["prose"], f["lines"]) for key, f in _VOCAB["vital_forms"].items()}
+def _vital_forms(forms: dict) -> dict[str, tuple]:
+    return {key: (f["run"], f["prose"], f["lines"]) for key, f in forms.items()}
+
+
+_VITAL_FORMS = _vital_forms(_VOCAB["vital_forms"])
+# A house style: how one hospital writes drug names, routes, frequencies and vital signs its own
+# way ("uk": paracetamol, BD, nocte, "Sats 97% on air"); "us", the vocabularies above, is the default.
+_HOUSE_STYLES = {"us": {}} | _VOCAB["house_styles"]
+HOUSE_STYLES = tuple(_HOUSE_STYLES)
 _COURSE = _VOCAB["hospital_course"]
 # (operation, indication, steps ("open" or "scope"), key step, finding, specimen or None)
 OPERATIONS = [(name, op["indication"], op["steps"], op["step"], op["finding"], op["specimen"])
@@ -118,6 +130,7 @@ class _Ctx:
     thorough: bool = False  # a long dictation: every section, long history, every system, more labs
     case: tuple = ()
     groups: int = 0
+    house: dict = field(default_factory=dict)  # the house style's vocabularies, where not "us"
 
     def pick(self, seq: list) -> Any:
         return self.r.choice(seq)
@@ -256,7 +269,8 @@ def _vitals(ctx: _Ctx) -> Frags:
     if ctx.chance(0.5):
         r.shuffle(names)
     style = ctx.pick([0, 1, 1] + [2] * ctx.lists)
-    items = [ctx.fill(ctx.pick(_VITAL_FORMS[k][style]), **values[k]) for k in names]
+    forms = _vital_forms(ctx.house["vital_forms"]) if "vital_forms" in ctx.house else _VITAL_FORMS
+    items = [ctx.fill(ctx.pick(forms[k][style]), **values[k]) for k in names]
     if style == 1:
         return _cap([ctx.pick(["", "", "on arrival, ", "vitals showed ", "today "])] + _series(ctx, items) + ["."])
     sep = "\n" if style == 2 else ctx.pick([", ", ", ", "; ", "  "])
@@ -269,7 +283,9 @@ def _med(ctx: _Ctx, name: str, *, sig: float = 0.85, route: str = "", negated: b
     "lisinopril 10 mg p.o. daily", "albuterol 2 puffs inhaled q.4-6h. p.r.n."."""
     doses, unit, routes, freqs = DRUGS[name]
     group = ctx.group()
-    out: Frags = [_ent(name, "medication", group=group, negated=negated)]
+    routes_said, freqs_said = ctx.house.get("routes", _ROUTES), ctx.house.get("frequencies", _FREQS)
+    out: Frags = [_ent(ctx.house.get("drug_names", {}).get(name, name), "medication", group=group,
+                       negated=negated)]
     if negated:
         return out
     if doses and ctx.chance(sig):
@@ -279,9 +295,9 @@ def _med(ctx: _Ctx, name: str, *, sig: float = 0.85, route: str = "", negated: b
                           "medication_dose", group=group)] + [" 1 tablet"] * (routes == ["oral"] and ctx.chance(0.05))
     kind = route or routes[0]
     if ctx.chance(sig * (0.5 if kind == "oral" else 1) + (0.15 if route else 0)):
-        out += [" ", _ent(ctx.pick(_ROUTES[kind]), "medication_route", group=group)]
+        out += [" ", _ent(ctx.pick(routes_said[kind]), "medication_route", group=group)]
     if ctx.chance(sig):
-        out += [" ", _ent(ctx.pick(_FREQS[ctx.pick(freqs)]), "medication_frequency", group=group)]
+        out += [" ", _ent(ctx.pick(freqs_said[ctx.pick(freqs)]), "medication_frequency", group=group)]
     return out
 
 
@@ -736,7 +752,7 @@ def _patient(seed: int, pid: int) -> dict[str, Any]:
                 allergies=r.sample(ALLERGENS, r.choice([0, 0, 0, 0, 0, 1, 1, 2, 3])))
 
 
-def _note(seed: int, i: int) -> Note:
+def _note(seed: int, i: int, house: str = "us") -> Note:
     r = random.Random(f"{seed}:{i}")
     pid = i // 3 * 2 + (i % 3 == 2)  # three notes for every two patients
     note_type = r.choices(list(NOTE_TYPES), weights=[t[0] for t in NOTE_TYPES.values()])[0]
@@ -747,16 +763,21 @@ def _note(seed: int, i: int) -> Note:
         style = r.choice(["schema", "other", "none"])
         layout = r.choice(["block", "inline", "runin"] if style != "none" else ["paragraphs", "runon"])
     ctx = _Ctx(r, **_patient(seed, pid), headed=style != "none", thorough=r.random() < 0.15,
-               lists=layout in ("block", "inline", "paragraphs") and note_type != "letter")
+               lists=layout in ("block", "inline", "paragraphs") and note_type != "letter",
+               house=_HOUSE_STYLES[house])
     ctx.case = r.choice([case for case in CASES if case[3] or not (ctx.months or ctx.age < 18)])
     blocks = plan(ctx)
     title = r.choice(titles) if titles and r.random() < 0.4 else ""
     page = _lay_out(ctx, blocks, style, layout, title)
     return Note(id=f"syn-{i + 1:06d}", text="".join(page.chunks), patient_id=f"synp-{pid:05d}", note_type=note_type,
-                spans=page.spans, meta={"header_spans": page.headers, "header_style": style, "layout": layout})
+                spans=page.spans, meta={"header_spans": page.headers, "header_style": style, "layout": layout,
+                                 "house_style": house})
 
 
-def read(path: Any = None, *, n: int = 200, seed: int = 0) -> Iterator[Note]:
-    """Yield ``n`` synthetic notes; ``path`` is ignored (every recipe takes one)."""
+def read(path: Any = None, *, n: int = 200, seed: int = 0, house: str = "us") -> Iterator[Note]:
+    """Yield ``n`` synthetic notes written in the ``house`` style; ``path`` is ignored (every
+    recipe takes one)."""
+    if house not in _HOUSE_STYLES:
+        raise RecipeError(f"unknown house style {house!r}; choose from {', '.join(HOUSE_STYLES)}")
     for i in range(n):
-        yield _note(seed, i)
+        yield _note(seed, i, house)

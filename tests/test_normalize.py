@@ -119,6 +119,9 @@ def test_normalize_dose(text, value):
     ("inhaled", "inhaled"), ("sublingual", "sublingual"), ("SL", "sublingual"),
     ("per rectum", "rectal"), ("transdermal", "transdermal"), ("in each eye", "ophthalmic"),
     ("intranasally", "nasal"), ("sideways", None),
+    # as British charts write them
+    ("SC", "subcutaneous"), ("s/c", "subcutaneous"), ("NEB", "inhaled"), ("INH", "inhaled"),
+    ("ivi", "intravenous"), ("TOP", "topical"), ("patch", "transdermal"), ("both eyes", "ophthalmic"),
 ])
 def test_normalize_route(text, value):
     assert norm.route(text) == value
@@ -156,6 +159,11 @@ def test_normalize_route(text, value):
     ("every hour", "every hour"),  # its own output reads back (review tasks write values as text)
     ("hourly p.r.n.", "every hour as needed"),
     ("whenever", None),
+    # as British charts write them
+    ("OD", "once daily"), ("o.d.", "once daily"), ("BD", "twice daily"), ("b.d.", "twice daily"),
+    ("TDS", "three times daily"), ("QDS", "four times daily"), ("nocte", "at bedtime"),
+    ("mane", "every morning"), ("6-hourly", "every 6 hours"), ("4 hourly", "every 4 hours"),
+    ("when required", "as needed"), ("4-hourly PRN", "every 4 hours as needed"),
 ])
 def test_normalize_frequency(text, value):
     assert norm.frequency(text) == value

@@ -38,7 +38,7 @@ def test_recipe_synthetic_is_deterministic_and_prefix_stable(notes):
     assert [_record(n) for n in synthetic.read(None, n=10, seed=0)] == [_record(n) for n in notes[:10]]
     other = list(synthetic.read(n=10, seed=1))
     assert all(a.text != b.text for a, b in zip(other, notes))
-    assert recipe_options("synthetic") == {"n": 200, "seed": 0}
+    assert recipe_options("synthetic") == {"n": 200, "seed": 0, "house": "us"}
 
 
 def test_recipe_synthetic_ids_patients_and_note_types(notes, schema):
@@ -94,6 +94,28 @@ def test_recipe_synthetic_entities_carry_normalized_values(notes, schema):
     assert negated["medication", False] > 10 * negated["medication", True]
 
 
+def test_recipe_synthetic_house_style_writes_its_own_names_sigs_and_vitals(schema):
+    """The same notes in the "uk" house style: other drug names, routes, frequencies and vital
+    sign forms, each still an exact gold span with a value; an unknown style is one line."""
+    uk = list(synthetic.read(n=300, seed=0, house="uk"))
+    assert {note.meta["house_style"] for note in uk} == {"uk"}
+    said = Counter()
+    for note in uk:
+        for span in note.spans:
+            text = note.text[span.start:span.end]
+            if span.label in schema.entities:
+                assert span.attrs["value"] is not None, (note.id, span.label, text)
+                assert span.attrs["value"] == norm.normalize(span.label, text)
+            said[span.label, text] += 1
+    assert said["medication", "paracetamol"] and not said["medication", "acetaminophen"]
+    assert said["medication_frequency", "BD"] and not said["medication_frequency", "b.i.d."]
+    assert {text for label, text in said if label == "medication_route"} <= {
+        p for phrases in synthetic._HOUSE_STYLES["uk"]["routes"].values() for p in phrases}
+    assert any("on air" in note.text for note in uk)
+    with pytest.raises(synthetic.RecipeError, match="unknown house style 'fr'; choose from us, uk"):
+        next(synthetic.read(n=1, house="fr"))
+
+
 def test_recipe_synthetic_units_are_the_schema_units(schema):
     assert synthetic.UNITS == {name: f.unit for name, f in schema.entities.items() if f.unit}
 
@@ -112,6 +134,11 @@ def test_recipe_synthetic_vocabulary_file_loads_and_its_tables_hang_together():
         assert routes and set(routes) <= set(synthetic._ROUTES) and freqs and set(freqs) <= set(synthetic._FREQS)
     assert {op[2] for op in synthetic.OPERATIONS} <= set(synthetic._STEPS)
     assert set(synthetic._TITLES) == set(synthetic.NOTE_TYPES)
+    for style in vocab["house_styles"].values():  # a house style rewrites whole tables
+        assert set(style["routes"]) == set(synthetic._ROUTES)
+        assert set(style["frequencies"]) == set(synthetic._FREQS)
+        assert set(style["vital_forms"]) == set(synthetic._VOCAB["vital_forms"])
+        assert set(style["drug_names"]) <= set(synthetic.DRUGS)
 
 
 def test_recipe_synthetic_headers_mean_what_the_schema_says(schema):
