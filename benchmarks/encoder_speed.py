@@ -37,6 +37,7 @@ import platform
 import resource
 import statistics
 import time
+import timeit
 
 import chartlnn  # noqa: F401  (before torch, which loads numpy: chartlnn picks numpy's BLAS kernels)
 import torch
@@ -143,14 +144,8 @@ def _matmul_peak(repeats: int) -> float:
     """This CPU's fp32 FLOP/s at the current thread count: the best of ``repeats`` products."""
     a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
     a @ b  # warm-up
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = min(timeit.repeat(lambda: a @ b, number=1, repeat=repeats))
     return 2 * PEAK_SIZE ** 3 / best
-
-
-def _timed(work) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
 
 
 def _inference_rates(models: dict[str, nn.Module], rounds: int) -> dict[tuple[str, tuple[int, int]], float]:
