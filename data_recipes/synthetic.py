@@ -74,15 +74,27 @@ SOCIAL = list(_VOCAB["social"].values())  # one sentence from each group, tobacc
 PLANS, PLAN_SLOTS = _VOCAB["plans"], _VOCAB["plan_slots"]
 _INTROS, _FOLLOW_UPS, _DETAILS = _VOCAB["hpi_intros"], _VOCAB["hpi_follow_ups"], _VOCAB["hpi_details"]
 _HPI_SLOTS = _VOCAB["hpi_slots"]
-# vital: its forms (run of abbreviations, prose, one a line)
+
+
 def _vital_forms(forms: dict) -> dict[str, tuple]:
+    """vital: its forms (run of abbreviations, prose, one a line)."""
     return {key: (f["run"], f["prose"], f["lines"]) for key, f in forms.items()}
 
 
 _VITAL_FORMS = _vital_forms(_VOCAB["vital_forms"])
+
+
+def _house(own: dict) -> dict:
+    """A house style's tables: the style's own drug names, routes, frequencies and vital-sign
+    forms, the default ones where it has none."""
+    return {"drug_names": own.get("drug_names", {}), "routes": own.get("routes", _ROUTES),
+            "frequencies": own.get("frequencies", _FREQS),
+            "vital_forms": _vital_forms(own["vital_forms"]) if "vital_forms" in own else _VITAL_FORMS}
+
+
 # A house style: how one hospital writes drug names, routes, frequencies and vital signs its own
 # way ("uk": paracetamol, BD, nocte, "Sats 97% on air"); "us", the vocabularies above, is the default.
-_HOUSE_STYLES = {"us": {}} | _VOCAB["house_styles"]
+_HOUSE_STYLES = {"us": _house({})} | {name: _house(own) for name, own in _VOCAB["house_styles"].items()}
 HOUSE_STYLES = tuple(_HOUSE_STYLES)
 _COURSE = _VOCAB["hospital_course"]
 # (operation, indication, steps ("open" or "scope"), key step, finding, specimen or None)
@@ -130,7 +142,7 @@ class _Ctx:
     thorough: bool = False  # a long dictation: every section, long history, every system, more labs
     case: tuple = ()
     groups: int = 0
-    house: dict = field(default_factory=dict)  # the house style's vocabularies, where not "us"
+    house: dict = field(default_factory=lambda: _HOUSE_STYLES["us"])  # its tables, as _house gives them
 
     def pick(self, seq: list) -> Any:
         return self.r.choice(seq)
@@ -269,8 +281,7 @@ def _vitals(ctx: _Ctx) -> Frags:
     if ctx.chance(0.5):
         r.shuffle(names)
     style = ctx.pick([0, 1, 1] + [2] * ctx.lists)
-    forms = _vital_forms(ctx.house["vital_forms"]) if "vital_forms" in ctx.house else _VITAL_FORMS
-    items = [ctx.fill(ctx.pick(forms[k][style]), **values[k]) for k in names]
+    items = [ctx.fill(ctx.pick(ctx.house["vital_forms"][k][style]), **values[k]) for k in names]
     if style == 1:
         return _cap([ctx.pick(["", "", "on arrival, ", "vitals showed ", "today "])] + _series(ctx, items) + ["."])
     sep = "\n" if style == 2 else ctx.pick([", ", ", ", "; ", "  "])
@@ -283,9 +294,7 @@ def _med(ctx: _Ctx, name: str, *, sig: float = 0.85, route: str = "", negated: b
     "lisinopril 10 mg p.o. daily", "albuterol 2 puffs inhaled q.4-6h. p.r.n."."""
     doses, unit, routes, freqs = DRUGS[name]
     group = ctx.group()
-    routes_said, freqs_said = ctx.house.get("routes", _ROUTES), ctx.house.get("frequencies", _FREQS)
-    out: Frags = [_ent(ctx.house.get("drug_names", {}).get(name, name), "medication", group=group,
-                       negated=negated)]
+    out: Frags = [_ent(ctx.house["drug_names"].get(name, name), "medication", group=group, negated=negated)]
     if negated:
         return out
     if doses and ctx.chance(sig):
@@ -295,9 +304,9 @@ def _med(ctx: _Ctx, name: str, *, sig: float = 0.85, route: str = "", negated: b
                           "medication_dose", group=group)] + [" 1 tablet"] * (routes == ["oral"] and ctx.chance(0.05))
     kind = route or routes[0]
     if ctx.chance(sig * (0.5 if kind == "oral" else 1) + (0.15 if route else 0)):
-        out += [" ", _ent(ctx.pick(routes_said[kind]), "medication_route", group=group)]
+        out += [" ", _ent(ctx.pick(ctx.house["routes"][kind]), "medication_route", group=group)]
     if ctx.chance(sig):
-        out += [" ", _ent(ctx.pick(freqs_said[ctx.pick(freqs)]), "medication_frequency", group=group)]
+        out += [" ", _ent(ctx.pick(ctx.house["frequencies"][ctx.pick(freqs)]), "medication_frequency", group=group)]
     return out
 
 
