@@ -192,37 +192,40 @@ def dose(text: str) -> dict[str, Any] | None:
     return {"amount": amount, "unit": _DOSE_UNITS[found.group(2).lower()]}
 
 
-_ROUTES = {
-    "oral": ["po", "bymouth", "orally", "oral", "peros"],
-    "intravenous": ["iv", "intravenous", "intravenously", "ivpush", "ivpb", "ivi"],
-    "intramuscular": ["im", "intramuscular", "intramuscularly"],
-    "subcutaneous": ["subq", "subcu", "subcut", "sq", "sc", "s/c", "subcutaneous", "subcutaneously"],
-    "topical": ["topical", "topically", "top"],
-    "inhaled": ["inhaled", "inhalation", "byinhalation", "viainhaler", "nebulized", "vianebulizer",
-                "inh", "neb"],
-    "sublingual": ["sl", "sublingual", "sublingually", "underthetongue"],
-    "rectal": ["pr", "rectal", "rectally", "perrectum"],
-    "transdermal": ["transdermal", "transdermally", "patch"],
-    "ophthalmic": ["ophthalmic", "ineacheye", "inbotheyes", "eacheye", "botheyes"],
-    "nasal": ["nasal", "nasally", "intranasal", "intranasally", "ineachnostril", "eachnostril"],
-}
-_ROUTE_BY_KEY = {key: route for route, keys in _ROUTES.items() for key in keys}
-
-
 def _compact(text: str) -> str:
     return re.sub(r"[\s.\-]", "", text.lower())
 
 
+ROUTE_FORMS = {
+    "oral": ["PO", "p.o.", "by mouth", "orally", "oral", "per os"],
+    "intravenous": ["IV", "i.v.", "intravenous", "intravenously", "IV push", "IVPB", "IVI"],
+    "intramuscular": ["IM", "i.m.", "intramuscular", "intramuscularly"],
+    "subcutaneous": ["subq", "subcu", "subcut", "SQ", "SC", "s/c", "subcutaneous",
+                     "subcutaneously"],
+    "topical": ["topical", "topically", "TOP"],
+    "inhaled": ["inhaled", "inhalation", "by inhalation", "via inhaler", "nebulized",
+                "via nebulizer", "INH", "NEB"],
+    "sublingual": ["SL", "sublingual", "sublingually", "under the tongue"],
+    "rectal": ["PR", "rectal", "rectally", "per rectum"],
+    "transdermal": ["transdermal", "transdermally", "patch"],
+    "ophthalmic": ["ophthalmic", "in each eye", "in both eyes", "each eye", "both eyes"],
+    "nasal": ["nasal", "nasally", "intranasal", "intranasally", "in each nostril", "each nostril"],
+}
+"""Each canonical route and the ways notes write it (matched without case, spaces, dots or
+hyphens; training also writes mentions in these forms, :mod:`chartlnn.training.augment`)."""
+_ROUTE_BY_KEY = {_compact(form): route for route, forms in ROUTE_FORMS.items() for form in forms}
+
+
 def route(text: str) -> str | None:
     """Canonical route: "p.o."/"PO"/"by mouth" → "oral", "IV" → "intravenous", "subq" →
-    "subcutaneous", … (see ``_ROUTES``)."""
+    "subcutaneous", … (see ``ROUTE_FORMS``)."""
     return _ROUTE_BY_KEY.get(_compact(text))
 
 
 _PRN = re.compile(r"\s*(?:p\.?\s?r\.?\s?n\.?|as needed|as necessary|when required)\s*$", re.IGNORECASE)
 _EVERY_HOURS = re.compile(
     r"^(?:q|every)\s*(\d+(?:\s*(?:-|to)\s*\d+)?)\s*(?:h|hr|hrs|hours?)$|^(\d+)\s*-?\s*hourly$")
-_FREQUENCIES = {
+FREQUENCY_FORMS = {
     "every hour": ["every hour", "hourly", "each hour", "qh", "q hour"],
     "once daily": ["daily", "qd", "qday", "q day", "once daily", "once a day", "once per day",
                    "a day", "per day", "every day", "each day", "one time a day", "1 time a day",
@@ -243,7 +246,10 @@ _FREQUENCIES = {
     "monthly": ["monthly", "once monthly", "once a month", "every month", "per month", "a month"],
     "with meals": ["with meals", "with each meal", "with every meal", "with food"],
 }
-_FREQUENCY_BY_KEY = {key: value for value, keys in _FREQUENCIES.items() for key in keys}
+"""Each canonical frequency and the ways notes write it, lower case without periods (matched
+without case or periods; "every N hours", "qNh", "N-hourly" and a trailing "p.r.n." are read
+apart)."""
+_FREQUENCY_BY_KEY = {key: value for value, keys in FREQUENCY_FORMS.items() for key in keys}
 
 
 def _base_frequency(text: str) -> str | None:
@@ -257,7 +263,7 @@ def _base_frequency(text: str) -> str | None:
 
 def frequency(text: str) -> str | None:
     """Canonical frequency: "b.i.d." → "twice daily", "q.6h." → "every 6 hours", "p.r.n." →
-    "as needed", "q.4-6h. p.r.n." → "every 4-6 hours as needed" (see ``_FREQUENCIES``)."""
+    "as needed", "q.4-6h. p.r.n." → "every 4-6 hours as needed" (see ``FREQUENCY_FORMS``)."""
     prn = _PRN.search(text)
     if prn is None:
         return _base_frequency(text)

@@ -18,6 +18,14 @@ The replacement is the closest in length of a few drawn at random: batches are b
 length, and a recombined note that grew or shrank a lot would pad its batch (fewer epochs in the
 same budget).
 
+Sig swap. Notes of one hospital write a drug's route and frequency in a few house forms ("p.o.
+b.i.d."); another hospital writes "PO BID", "by mouth twice a day" or "oral BD". Each route or
+frequency mention of a training note is, with probability ``rate``, replaced by a form drawn from
+the ways the normalizer reads them (:data:`chartlnn.normalize.ROUTE_FORMS` and
+:data:`~chartlnn.normalize.FREQUENCY_FORMS`, with their dotted and upper-case spellings, "every N
+hours" forms and "p.r.n."), so the model tags the forms the charts can read, not only those its
+training notes happen to use. Tags and sections change as for a mention swap.
+
 Mention mask. Each entity mention of a training note is, with probability ``rate``, read as
 [MASK] tokens (one per token, its tags kept): the tags of a name the model cannot see come from
 the words around it ("started on ... 20 mg daily", "given ... for the pain"), the cue an unseen
@@ -35,6 +43,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from chartlnn.normalize import FREQUENCY_FORMS, ROUTE_FORMS
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import MASK, UNK, token_spans
 
@@ -50,8 +59,46 @@ LEXICONS = {"medication": ("medications.txt",), "allergen": ("allergens.txt", "m
 (drug names count as allergens, as the silver labeler reads them)."""
 
 
+PRN_FORMS = ("prn", "p.r.n.", "PRN", "as needed")
+HOURS = (2, 3, 4, 6, 8, 12)
+"""The intervals of the "every N hours" forms a sig swap writes ("q6h", "every 6 hours")."""
+AMBIGUOUS_FREQUENCIES = {"on", "a day", "per day", "a week", "per week", "a month", "per month"}
+"""Table forms that read as a frequency only after a drug and its dose ("ON" for at night, "a
+day"); swapped in alone they would teach the model to tag common words wherever they stand."""
+
+
+DOTTED = {"po", "iv", "im", "sl", "sc", "sq", "qd", "qh", "od", "bid", "bd", "tid", "tds", "qid",
+          "qds", "qhs", "hs", "qam", "qpm", "qod"}
+"""The Latin abbreviations notes also write with periods ("p.o.", "b.i.d.")."""
+
+
+def _spellings(form: str) -> list[str]:
+    """A form as written, and for a short one ("bid", "PO") its lower and upper-case spellings,
+    and its dotted one for a Latin abbreviation ("b.i.d.")."""
+    if " " in form or len(form) > 4 or not form.isalpha():
+        return [form]
+    letters = form.lower()
+    return [letters, letters.upper()] + ([".".join(letters) + "."] if letters in DOTTED else [])
+
+
+def sig_forms() -> dict[str, list[str]]:
+    """The written forms a sig swap draws from, per field: every route and frequency form the
+    normalizer reads, in its spellings, with "every N hours" forms and some with "p.r.n."."""
+    routes = sorted({s for forms in ROUTE_FORMS.values() for form in forms for s in _spellings(form)})
+    bases = sorted({s for forms in FREQUENCY_FORMS.values() for form in forms
+                    if form not in AMBIGUOUS_FREQUENCIES for s in _spellings(form)})
+    hourly = [written for n in HOURS for written in
+              (f"q{n}h", f"q.{n}h.", f"Q{n}H", f"every {n} hours", f"{n}-hourly")]
+    hourly += ["q4-6h", "q.4-6h.", "every 4 to 6 hours"]
+    as_needed = [f"{base} {PRN_FORMS[i % len(PRN_FORMS)]}" for i, base in enumerate(hourly)]
+    return {"medication_route": routes,
+            "medication_frequency": bases + hourly + as_needed + list(PRN_FORMS)}
+
+
 class MentionSwap:
-    """Replaces whole mentions of the lexicon fields in one note's token ids and tags."""
+    """Replaces whole mentions of some entity fields in one note's token ids and tags by words
+    drawn from each field's list: drug and allergen names (:meth:`for_dataset`) or the route and
+    frequency forms of a sig (:meth:`for_sigs`)."""
 
     def __init__(self, names: dict[str, list[list[int]]], section_tags: Sequence[str],
                  entity_tags: Sequence[str], rate: float) -> None:
@@ -71,20 +118,30 @@ class MentionSwap:
         has none of the lexicon fields."""
         if not rate:
             return None
-        unknown = tokenizer.token_to_id(UNK)
         names = {}
         for field, files in LEXICONS.items():
             if f"B-{field}" not in entity_tags:
                 continue
             entries = sorted({entry for name in files for entry in load_lexicon(name)})
-            variants = [v for e in entries for v in {e.lower(), e.title(), e.upper()}]
-            encoded = tokenizer.encode_batch(variants, add_special_tokens=False)
-            names[field] = [e.ids for e in encoded if e.ids and unknown not in e.ids]
+            variants = [v for e in entries for v in sorted({e.lower(), e.title(), e.upper()})]
+            names[field] = _encoded(tokenizer, variants)
+        return cls(names, section_tags, entity_tags, rate) if names else None
+
+    @classmethod
+    def for_sigs(cls, tokenizer: Tokenizer, section_tags: Sequence[str],
+                 entity_tags: Sequence[str], rate: float) -> MentionSwap | None:
+        """The swap of route and frequency mentions (:func:`sig_forms`), or None when ``rate`` is
+        0 or the schema has neither field."""
+        if not rate:
+            return None
+        forms = {field: written for field, written in sig_forms().items()
+                 if f"B-{field}" in entity_tags}
+        names = {field: _encoded(tokenizer, written) for field, written in forms.items()}
         return cls(names, section_tags, entity_tags, rate) if names else None
 
     def __call__(self, ids: Sequence[int], sections: Sequence[int], entities: Sequence[int],
                  view: str) -> tuple[list[int], list[int], list[int]]:
-        """The note with some lexicon-field mentions swapped (new lists; the inputs are kept)."""
+        """The note with some mentions of the listed fields swapped (new lists; the inputs are kept)."""
         replaced = []
         for first, stop, field in token_spans([self.entity_tags[t] for t in entities]):
             if field not in self.names or float(torch.rand(())) >= self.rate:
@@ -97,6 +154,13 @@ class MentionSwap:
             replaced.append((first, stop, (name, [section] + [self.section_inside[section]] * more,
                                            [begin] + [inside] * more)))
         return splice((ids, sections, entities), replaced)
+
+
+def _encoded(tokenizer: Tokenizer, written: list[str]) -> list[list[int]]:
+    """Each written form as token ids, leaving out those the tokenizer cannot spell without [UNK]."""
+    unknown = tokenizer.token_to_id(UNK)
+    encoded = tokenizer.encode_batch(written, add_special_tokens=False)
+    return [e.ids for e in encoded if e.ids and unknown not in e.ids]
 
 
 class MentionMask:

@@ -1,15 +1,17 @@
-"""Training augmentation: drug and allergen mentions replaced by lexicon names, sections replaced
-by other notes' sections, tags kept consistent; validation untouched."""
+"""Training augmentation: drug and allergen mentions replaced by lexicon names, routes and
+frequencies by other forms the normalizer reads, sections replaced by other notes' sections, tags
+kept consistent; validation untouched."""
 
 import numpy as np
 import pytest
 import torch
 
 from chartlnn.config import ConfigError, load_config
+from chartlnn.normalize import frequency, route
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import token_spans
-from chartlnn.training.augment import MentionMask, MentionSwap, SectionSwap
+from chartlnn.training.augment import MentionMask, MentionSwap, SectionSwap, sig_forms
 from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.train import TrainConfig
 
@@ -84,9 +86,48 @@ def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
     assert plain.shape != swapped.shape or not torch.equal(plain, swapped)
     validation = [next(iter(m.val_dataloader()))["input_ids"] for m in modules.values()]
     assert torch.equal(*validation)
-    for name in ("mention_swap", "mention_mask", "section_swap"):
+    for name in ("mention_swap", "sig_swap", "mention_mask", "section_swap"):
         with pytest.raises(ConfigError, match=name):
             load_config(TrainConfig, overrides={name: 1.5})
+
+
+def test_every_sig_form_swapped_in_reads_as_a_route_or_frequency():
+    forms = sig_forms()
+    unread = ([form for form in forms["medication_route"] if route(form) is None]
+              + [form for form in forms["medication_frequency"] if frequency(form) is None])
+    assert unread == []
+    assert {"PO", "p.o.", "by mouth"} <= set(forms["medication_route"])
+    assert {"b.i.d.", "BID", "twice a day", "q6h", "q.4h. as needed", "p.r.n."} <= \
+        set(forms["medication_frequency"])
+    assert "on" not in forms["medication_frequency"]  # a frequency only after a drug
+
+
+def test_sig_swap_rewrites_every_route_and_frequency_and_nothing_else(dataset):
+    data = load_prepared(dataset)
+    features = data.splits["train"].features
+    entity_names = features["input_entity_tags"].feature.names
+    swap = MentionSwap.for_sigs(data.tokenizer, features["input_section_tags"].feature.names,
+                                entity_names, 1.0)
+    assert MentionSwap.for_sigs(data.tokenizer, ["O"], entity_names, 0.0) is None
+    assert MentionSwap.for_sigs(data.tokenizer, ["O"], ["O", "B-age", "I-age"], 1.0) is None
+    spelled = lambda text: text.lower().replace(" ", "")
+    allowed = {field: {spelled(form) for form in forms} for field, forms in sig_forms().items()}
+    torch.manual_seed(0)
+    rewritten = set()
+    for ex in data.splits["train"]:
+        ids, sections, entities = ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"]
+        new_ids, _, new_entities = swap(ids, sections, entities, "input")
+        before = _mentions(entity_names, ids, entities, data.tokenizer)
+        after = _mentions(entity_names, new_ids, new_entities, data.tokenizer)
+        assert [f for f, _ in before] == [f for f, _ in after]
+        for (field, old), (_, new) in zip(before, after):
+            if field in allowed:
+                assert spelled(new) in allowed[field], new
+                if new != old:
+                    rewritten.add(field)
+            else:
+                assert new == old
+    assert rewritten == {"medication_route", "medication_frequency"}
 
 
 def test_mention_mask_hides_whole_mentions_and_keeps_every_tag(dataset):
