@@ -21,9 +21,13 @@ live in ``synthetic_vocab.json`` beside this module; the code here only draws fr
 ``house="uk"`` writes the same notes as a British hospital would (28 drug names, every route,
 frequency and vital-sign form its own: "paracetamol", "BD", "nocte", "Sats 97% on air"): a
 style the default notes never show, for testing how a model carries over to another hospital.
+``case="upper"`` or ``"lower"`` writes every note wholly in that case, as some exports and
+dictation systems do; ``wrap=N`` breaks every line longer than N characters at its last blank
+before the Nth, as notes typed into fixed-width screens are (spans and values unchanged: each
+character keeps its place).
 
-Contract: ``read(path=None, *, n, seed, house)`` yields ``n`` notes; note ``i`` depends only on
-``(seed, i, house)``, so a smaller ``n`` gives a prefix. Every section and entity field in the
+Contract: ``read(path=None, *, n, seed, house, case, wrap)`` yields ``n`` notes; note ``i``
+depends only on ``(seed, i, house, case, wrap)``, so a smaller ``n`` gives a prefix. Every section and entity field in the
 text has a gold span (source "gold") following the silver labelers' conventions: a section span
 runs from the first to the last non-space character of its content, header words never inside;
 entity spans carry ``attrs["value"]`` from :mod:`chartlnn.normalize` and the schema unit, the
@@ -39,7 +43,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from typing import Any
 
@@ -783,10 +787,47 @@ def _note(seed: int, i: int, house: str = "us") -> Note:
                                  "house_style": house})
 
 
-def read(path: Any = None, *, n: int = 200, seed: int = 0, house: str = "us") -> Iterator[Note]:
-    """Yield ``n`` synthetic notes written in the ``house`` style; ``path`` is ignored (every
-    recipe takes one)."""
+CASES_WRITTEN = {"mixed": None, "upper": str.upper, "lower": str.lower}
+"""How a note's letters are written: as generated, or every one in one case."""
+
+
+def read(path: Any = None, *, n: int = 200, seed: int = 0, house: str = "us",
+         case: str = "mixed", wrap: int = 0) -> Iterator[Note]:
+    """Yield ``n`` synthetic notes written in the ``house`` style and ``case``, lines broken at
+    ``wrap`` characters (0: as generated); ``path`` is ignored (every recipe takes one)."""
     if house not in _HOUSE_STYLES:
         raise RecipeError(f"unknown house style {house!r}; choose from {', '.join(HOUSE_STYLES)}")
+    if case not in CASES_WRITTEN:
+        raise RecipeError(f"unknown case {case!r}; choose from {', '.join(CASES_WRITTEN)}")
+    if not isinstance(wrap, int) or wrap < 0 or 0 < wrap < 20:
+        raise RecipeError(f"wrap must be 0 (off) or a line width of at least 20, not {wrap!r}")
+    recase = CASES_WRITTEN[case]
     for i in range(n):
-        yield _note(seed, i, house)
+        note = _note(seed, i, house)
+        text = note.text
+        if recase is not None:
+            # one character for one: a letter whose other case is longer ("ß") stays as it is
+            text = "".join(c if len(recase(c)) != 1 else recase(c) for c in text)
+        if wrap:
+            text = _hard_wrapped(text, wrap)
+        if text != note.text:
+            note = replace(note, text=text, meta={**note.meta, "case": case, "wrap": wrap})
+        yield note
+
+
+def _hard_wrapped(text: str, width: int) -> str:
+    """``text`` with each line over ``width`` characters broken at its last blank before the
+    limit (a blank becomes a newline, so every other character keeps its offset)."""
+    chars = list(text)
+    line_start = 0
+    last_blank = -1
+    for i, c in enumerate(chars):
+        if c == "\n":
+            line_start, last_blank = i + 1, -1
+            continue
+        if c == " ":
+            last_blank = i
+        if i - line_start >= width and last_blank > line_start:
+            chars[last_blank] = "\n"
+            line_start, last_blank = last_blank + 1, -1
+    return "".join(chars)

@@ -26,6 +26,11 @@ the ways the normalizer reads them (:data:`chartlnn.normalize.ROUTE_FORMS` and
 hours" forms and "p.r.n."), so the model tags the forms the charts can read, not only those its
 training notes happen to use. Tags and sections change as for a mention swap.
 
+Case swap. A hospital's export or dictation system may write whole notes in capitals, or in
+lower case; the tokenizer keeps case, so such a note is spelled in pieces the model rarely saw.
+A training note is, with probability ``rate``, read wholly in upper case or wholly in lower case
+(half each): every word re-spelled through the tokenizer, its tags and section carried over.
+
 Mention mask. Each entity mention of a training note is, with probability ``rate``, read as
 [MASK] tokens (one per token, its tags kept): the tags of a name the model cannot see come from
 the words around it ("started on ... 20 mg daily", "given ... for the pain"), the cue an unseen
@@ -45,7 +50,7 @@ from tokenizers import Tokenizer
 
 from chartlnn.normalize import FREQUENCY_FORMS, ROUTE_FORMS
 from chartlnn.preparing.entity_patterns import load_lexicon
-from chartlnn.tokenize import MASK, UNK, token_spans
+from chartlnn.tokenize import CONTINUATION, MASK, SPECIAL_TOKENS, UNK, token_spans
 
 LENGTH_DRAWS = 4
 """Sections drawn per swap; the one closest in length to the section it replaces is used."""
@@ -106,9 +111,7 @@ class MentionSwap:
         self.entity_tags = list(entity_tags)
         self.tag_ids = {field: (self.entity_tags.index(f"B-{field}"),
                                 self.entity_tags.index(f"I-{field}")) for field in names}
-        self.section_inside = [  # section tag id → the I- id of its field
-            section_tags.index("I-" + tag[2:]) if tag.startswith("B-") else i
-            for i, tag in enumerate(section_tags)]
+        self.section_inside = _inside_tags(section_tags)  # tag id → its field's I- id
         self.rate = rate
 
     @classmethod
@@ -161,6 +164,85 @@ def _encoded(tokenizer: Tokenizer, written: list[str]) -> list[list[int]]:
     unknown = tokenizer.token_to_id(UNK)
     encoded = tokenizer.encode_batch(written, add_special_tokens=False)
     return [e.ids for e in encoded if e.ids and unknown not in e.ids]
+
+
+class CaseSwap:
+    """Reads some training notes wholly in upper or in lower case.
+
+    Pre-tokenization splits at blanks, punctuation and digits whatever the case, so re-spelling a
+    note word by word (a word: a piece and the ``##`` pieces after it) gives the tokens the whole
+    note in that case would have. A word's new pieces take its first piece's entity and section
+    tags, continued with the I- tag of the same field; a word whose pieces disagree on their field,
+    or that the tokenizer cannot spell in the new case without [UNK], stays as it is.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, section_tags: Sequence[str],
+                 entity_tags: Sequence[str], rate: float) -> None:
+        self.tokenizer = tokenizer
+        self.pieces = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+        self.special = {tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
+        self.section_inside = _inside_tags(section_tags)
+        self.entity_inside = _inside_tags(entity_tags)
+        self.rate = rate
+        self._spelled: dict[str, list[int] | None] = {}  # word in the new case → its token ids
+
+    @classmethod
+    def for_dataset(cls, tokenizer: Tokenizer, section_tags: Sequence[str],
+                    entity_tags: Sequence[str], rate: float) -> CaseSwap | None:
+        """The swap for a dataset's tokenizer and tags, or None when ``rate`` is 0."""
+        return cls(tokenizer, section_tags, entity_tags, rate) if rate else None
+
+    def __call__(self, ids: Sequence[int], sections: Sequence[int], entities: Sequence[int],
+                 view: str) -> tuple[list[int], list[int], list[int]]:
+        """The note in one case (new lists; the inputs are kept), or as it is at ``1 - rate``."""
+        if float(torch.rand(())) >= self.rate:
+            return list(ids), list(sections), list(entities)
+        recase = str.upper if float(torch.rand(())) < 0.5 else str.lower
+        replaced = []
+        for first, stop in self._words(ids):
+            word = self.pieces[ids[first]] + "".join(self.pieces[i][len(CONTINUATION):]
+                                                      for i in ids[first + 1:stop])
+            new = recase(word)
+            if new == word or word.startswith(CONTINUATION) \
+                    or not self._agree(sections, entities, first, stop):
+                continue
+            spelled = self._spell(new)
+            if spelled is None or spelled == list(ids[first:stop]):
+                continue
+            more = len(spelled) - 1
+            section, entity = sections[first], entities[first]
+            replaced.append((first, stop, (spelled, [section] + [self.section_inside[section]] * more,
+                                           [entity] + [self.entity_inside[entity]] * more)))
+        return splice((ids, sections, entities), replaced)
+
+    def _words(self, ids: Sequence[int]) -> list[tuple[int, int]]:
+        """(first, stop) token range of every word of ordinary pieces."""
+        words: list[tuple[int, int]] = []
+        for i, token in enumerate(ids):
+            if token in self.special:
+                continue
+            if self.pieces[token].startswith(CONTINUATION) and words and words[-1][1] == i:
+                words[-1] = (words[-1][0], i + 1)
+            else:
+                words.append((i, i + 1))
+        return words
+
+    def _agree(self, sections: Sequence[int], entities: Sequence[int], first: int, stop: int) -> bool:
+        """Whether the pieces after a word's first carry the inside tags of its first piece's fields."""
+        return all(sections[i] == self.section_inside[sections[first]]
+                   and entities[i] == self.entity_inside[entities[first]]
+                   for i in range(first + 1, stop))
+
+    def _spell(self, word: str) -> list[int] | None:
+        if word not in self._spelled:
+            encoded = _encoded(self.tokenizer, [word])
+            self._spelled[word] = encoded[0] if encoded else None
+        return self._spelled[word]
+
+
+def _inside_tags(tags: Sequence[str]) -> list[int]:
+    """Tag id → the id of its field's I- tag (O stays O)."""
+    return [tags.index("I-" + tag[2:]) if tag.startswith("B-") else i for i, tag in enumerate(tags)]
 
 
 class MentionMask:

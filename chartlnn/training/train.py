@@ -99,6 +99,10 @@ class TrainConfig:
     """Share of route and frequency mentions in training notes rewritten in another form the
     normalizer reads ("p.o. b.i.d." → "by mouth BD"), drawn afresh each epoch (0: off): other
     hospitals write sigs their own way (:mod:`chartlnn.training.augment`)."""
+    case_swap: float
+    """Share of training notes read wholly in upper or in lower case, drawn afresh each epoch (0:
+    off): some exports and dictation systems write notes in one case, and the tokenizer keeps
+    case (:mod:`chartlnn.training.augment`)."""
     mention_mask: float
     """Share of entity mentions in training notes read as [MASK] tokens, drawn afresh each epoch
     (0: off): their tags come from the context alone (:mod:`chartlnn.training.augment`)."""
@@ -148,7 +152,7 @@ class TrainConfig:
         for name in ("entity_tag_balance", "section_tag_balance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("mention_swap", "sig_swap", "mention_mask", "section_swap"):
+        for name in ("mention_swap", "sig_swap", "case_swap", "mention_mask", "section_swap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -368,7 +372,7 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    mention_swap=config.mention_swap,
                                    section_swap=config.section_swap,
                                    mention_mask=config.mention_mask,
-                                   sig_swap=config.sig_swap)
+                                   sig_swap=config.sig_swap, case_swap=config.case_swap)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()

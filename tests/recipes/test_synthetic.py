@@ -38,7 +38,7 @@ def test_recipe_synthetic_is_deterministic_and_prefix_stable(notes):
     assert [_record(n) for n in synthetic.read(None, n=10, seed=0)] == [_record(n) for n in notes[:10]]
     other = list(synthetic.read(n=10, seed=1))
     assert all(a.text != b.text for a, b in zip(other, notes))
-    assert recipe_options("synthetic") == {"n": 200, "seed": 0, "house": "us"}
+    assert recipe_options("synthetic") == {"n": 200, "seed": 0, "house": "us", "case": "mixed", "wrap": 0}
 
 
 def test_recipe_synthetic_ids_patients_and_note_types(notes, schema):
@@ -114,6 +114,32 @@ def test_recipe_synthetic_house_style_writes_its_own_names_sigs_and_vitals(schem
     assert any("on air" in note.text for note in uk)
     with pytest.raises(synthetic.RecipeError, match="unknown house style 'fr'; choose from us, uk"):
         next(synthetic.read(n=1, house="fr"))
+
+
+def test_recipe_synthetic_writes_whole_notes_in_one_case(notes):
+    """The same notes, spans and values in upper or lower case: each character in its place."""
+    for case, recase in (("upper", str.upper), ("lower", str.lower)):
+        written = list(synthetic.read(n=50, seed=0, case=case))
+        for note, original in zip(written, notes):
+            assert note.text == recase(original.text) and note.meta["case"] == case
+            assert note.spans == original.spans
+    with pytest.raises(synthetic.RecipeError, match="unknown case 'title'; choose from mixed, upper, lower"):
+        next(synthetic.read(n=1, case="title"))
+
+
+def test_recipe_synthetic_breaks_long_lines_at_a_blank(notes):
+    """``wrap=N``: no line over N characters unless it has no blank to break at; a blank became
+    the newline, so the spans and everything else stay where they were."""
+    wrapped = list(synthetic.read(n=50, seed=0, wrap=60))
+    broke = 0
+    for note, original in zip(wrapped, notes):
+        assert len(note.text) == len(original.text) and note.spans == original.spans
+        assert all(a == b or (a, b) == ("\n", " ") for a, b in zip(note.text, original.text))
+        broke += note.text.count("\n") - original.text.count("\n")
+        assert all(len(line) <= 61 or " " not in line[1:61] for line in note.text.split("\n"))
+    assert broke > 100
+    with pytest.raises(synthetic.RecipeError, match="wrap must be 0"):
+        next(synthetic.read(n=1, wrap=5))
 
 
 def test_recipe_synthetic_units_are_the_schema_units(schema):

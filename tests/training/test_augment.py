@@ -11,7 +11,7 @@ from chartlnn.normalize import frequency, route
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import token_spans
-from chartlnn.training.augment import MentionMask, MentionSwap, SectionSwap, sig_forms
+from chartlnn.training.augment import CaseSwap, MentionMask, MentionSwap, SectionSwap, sig_forms
 from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.train import TrainConfig
 
@@ -86,7 +86,7 @@ def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
     assert plain.shape != swapped.shape or not torch.equal(plain, swapped)
     validation = [next(iter(m.val_dataloader()))["input_ids"] for m in modules.values()]
     assert torch.equal(*validation)
-    for name in ("mention_swap", "sig_swap", "mention_mask", "section_swap"):
+    for name in ("mention_swap", "sig_swap", "case_swap", "mention_mask", "section_swap"):
         with pytest.raises(ConfigError, match=name):
             load_config(TrainConfig, overrides={name: 1.5})
 
@@ -128,6 +128,47 @@ def test_sig_swap_rewrites_every_route_and_frequency_and_nothing_else(dataset):
             else:
                 assert new == old
     assert rewritten == {"medication_route", "medication_frequency"}
+
+
+def test_case_swap_reads_a_note_as_the_tokenizer_spells_it_in_one_case(dataset):
+    """At rate 1 a note comes out as its text in one case tokenized afresh (a word the tiny test
+    vocabulary cannot spell in that case stays as it was): the same tokens as encoding the
+    re-cased note, every mention and section in its place with its field."""
+    data = load_prepared(dataset)
+    features = data.splits["train"].features
+    section_names = features["input_section_tags"].feature.names
+    entity_names = features["input_entity_tags"].feature.names
+    swap = CaseSwap.for_dataset(data.tokenizer, section_names, entity_names, 1.0)
+    assert CaseSwap.for_dataset(data.tokenizer, section_names, entity_names, 0.0) is None
+    torch.manual_seed(0)
+    cases, exact = set(), 0
+    for ex in list(data.splits["train"])[:40]:
+        ids, sections, entities = ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"]
+        new_ids, new_sections, new_entities = swap(ids, sections, entities, "input")
+        text = data.tokenizer.decode(ids)
+        new_text = data.tokenizer.decode(new_ids)
+        upper = sum(a != b and a == b.upper() for a, b in zip(new_text.split(), text.split())) > \
+            sum(a != b and a == b.lower() for a, b in zip(new_text.split(), text.split()))
+        recase = str.upper if upper else str.lower
+        kept = [b for a, b in zip(new_text.split(), text.split()) if a != recase(b)]
+        assert len(new_text.split()) == len(text.split())
+        assert all(a in (b, recase(b)) for a, b in zip(new_text.split(), text.split()))
+        assert len(kept) <= len(text.split()) // 10
+        cases.add(upper)
+        if not kept:
+            exact += 1
+            assert new_ids == data.tokenizer.encode(recase(text), add_special_tokens=False).ids
+        before = _mentions(entity_names, ids, entities, data.tokenizer)
+        after = _mentions(entity_names, new_ids, new_entities, data.tokenizer)
+        assert [(f, t.upper()) for f, t in before] == [(f, t.upper()) for f, t in after]
+        assert [f for _, _, f in token_spans([section_names[t] for t in sections])] == \
+            [f for _, _, f in token_spans([section_names[t] for t in new_sections])]
+    assert cases == {True, False} and exact  # both cases drawn
+    torch.manual_seed(0)
+    off = CaseSwap.for_dataset(data.tokenizer, section_names, entity_names, 1e-9)
+    ex = data.splits["train"][0]
+    assert off(ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"], "input")[0] \
+        == ex["input_input_ids"]
 
 
 def test_mention_mask_hides_whole_mentions_and_keeps_every_tag(dataset):
