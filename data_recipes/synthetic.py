@@ -27,8 +27,8 @@ before the Nth, as notes typed into fixed-width screens are (spans and values un
 character keeps its place).
 
 Contract: ``read(path=None, *, n, seed, house, case, wrap)`` yields ``n`` notes; note ``i``
-depends only on ``(seed, i, house, case, wrap)``, so a smaller ``n`` gives a prefix. Every section and entity field in the
-text has a gold span (source "gold") following the silver labelers' conventions: a section span
+depends only on ``(seed, i, house, case, wrap)``, so a smaller ``n`` gives a prefix. Every
+section and entity field in the text has a gold span (source "gold") following the silver labelers' conventions: a section span
 runs from the first to the last non-space character of its content, header words never inside;
 entity spans carry ``attrs["value"]`` from :mod:`chartlnn.normalize` and the schema unit, the
 parts of one drug share ``attrs["group"]``, drugs and allergens carry ``attrs["negated"]``.

@@ -203,8 +203,7 @@ class CaseSwap:
             word = self.pieces[ids[first]] + "".join(self.pieces[i][len(CONTINUATION):]
                                                       for i in ids[first + 1:stop])
             new = recase(word)
-            if new == word or word.startswith(CONTINUATION) \
-                    or not self._agree(sections, entities, first, stop):
+            if new == word or not self._agree(sections, entities, first, stop):
                 continue
             spelled = self._spell(new)
             if spelled is None or spelled == list(ids[first:stop]):
@@ -216,15 +215,17 @@ class CaseSwap:
         return splice((ids, sections, entities), replaced)
 
     def _words(self, ids: Sequence[int]) -> list[tuple[int, int]]:
-        """(first, stop) token range of every word of ordinary pieces."""
+        """(first, stop) token range of every whole word: a piece that begins one and the ``##``
+        pieces right after it (a ``##`` piece with no beginning before it, as at a window's
+        start or after a special token, is no word)."""
         words: list[tuple[int, int]] = []
         for i, token in enumerate(ids):
             if token in self.special:
                 continue
-            if self.pieces[token].startswith(CONTINUATION) and words and words[-1][1] == i:
-                words[-1] = (words[-1][0], i + 1)
-            else:
+            if not self.pieces[token].startswith(CONTINUATION):
                 words.append((i, i + 1))
+            elif words and words[-1][1] == i:
+                words[-1] = (words[-1][0], i + 1)
         return words
 
     def _agree(self, sections: Sequence[int], entities: Sequence[int], first: int, stop: int) -> bool:
