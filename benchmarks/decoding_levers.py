@@ -1,4 +1,4 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded eight
+"""What structured decoding gives, on one trained model: the same network's tags decoded nine
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
@@ -9,10 +9,12 @@ ways and scored like `chartlnn evaluate` does, headerless and with headers.
 4. + sections as runs of one field, short gaps filled and islands absorbed (``section_runs``);
 5. + each line voting for one section field before the runs are cut (``whole_lines``);
 6. + entity mentions trimmed of separators, hyphenated names joined (``tidy_mentions``);
-7. + a section split where the tagger began one at a line start (``line_breaks``): two sections
+7. + a section split where the tagger began one at a line start (``section_breaks``): two sections
    of one field in a row, their headers dropped, stay two spans;
 8. + drug names inside an allergies section, with no dose, route or frequency after them on their
-   line, made allergens (``listed_allergens``).
+   line, made allergens (``listed_allergens``);
+9. + a section split where the tagger began one inside a line, after a sentence or an inline
+   header (``run_in_start``): notes written as one paragraph.
 
 Each DATA_DIR is a prepared dataset whose gold split (when it has one, as `evaluate` chooses) or
 test split is scored (e.g. MTSamples silver labels, and the gold set prepared with
@@ -48,7 +50,8 @@ def _argmax_spans(self, text, encoded, tagged):
 
 
 UNTIDY = mock.patch.object(decode, "tidy_mentions", lambda text, spans: list(spans))
-UNBROKEN = mock.patch.object(decode, "line_breaks", lambda tags, newline: set())
+UNBROKEN = mock.patch.object(decode, "section_breaks", lambda tags, newline, run_in: set())
+LINE_STARTS_ONLY = mock.patch.object(decode, "run_in_start", lambda text, offsets, token: False)
 AS_TAGGED = mock.patch.object(decode, "listed_allergens", lambda text, sections, entities: list(entities))
 
 VARIANTS = {
@@ -61,12 +64,14 @@ VARIANTS = {
         mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED],
     "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY,
                               AS_TAGGED],
-    "+ section runs": [mock.patch.object(decode, "whole_lines", lambda fields, newline: list(fields)),
+    "+ section runs": [mock.patch.object(decode, "whole_lines",
+                                         lambda fields, newline, breaks=frozenset(): list(fields)),
                        UNTIDY, UNBROKEN, AS_TAGGED],
     "+ whole lines": [UNTIDY, UNBROKEN, AS_TAGGED],
     "+ tidied mentions": [UNBROKEN, AS_TAGGED],
-    "+ sections split at line starts": [AS_TAGGED],
-    "+ listed drugs made allergens": [],
+    "+ sections split at line starts": [LINE_STARTS_ONLY, AS_TAGGED],
+    "+ listed drugs made allergens": [LINE_STARTS_ONLY],
+    "+ sections split inside a line": [],
 }
 
 

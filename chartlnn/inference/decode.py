@@ -274,20 +274,23 @@ SECTION_ISLAND_TOKENS = 4
 """A run of another section field shorter than this, inside one section, is taken as part of it."""
 
 
-def whole_lines(fields: Sequence[str], newline: Sequence[bool]) -> list[str]:
-    """Per-token section fields with every line given its most common field ("" counts too).
+def whole_lines(fields: Sequence[str], newline: Sequence[bool],
+                breaks: AbstractSet[int] = frozenset()) -> list[str]:
+    """Per-token section fields with every line given its most common field ("" counts too); a
+    token in ``breaks`` ends the line's vote there and opens another (a section the tagger began
+    inside a line, see :func:`section_breaks`).
 
     Sections are runs of whole lines (in MTSamples' silver labels 99.7% of section spans start and
     end at a line boundary, 98.6% in the gold set), so a line votes as one. A newline token joins
     the section of the lines either side of it when they share one, and is left out otherwise, so
     a span ends where its last line does."""
     out = list(fields)
-    lines, start = [], None  # (first, stop) token ranges between newline tokens
+    lines, start = [], None  # (first, stop) token ranges between newline tokens and breaks
     for i, is_newline in enumerate(newline):
-        if is_newline and start is not None:
+        if start is not None and (is_newline or i in breaks):
             lines.append((start, i))
             start = None
-        elif not is_newline and start is None:
+        if not is_newline and start is None:
             start = i
     if start is not None:
         lines.append((start, len(out)))
@@ -305,12 +308,43 @@ def whole_lines(fields: Sequence[str], newline: Sequence[bool]) -> list[str]:
     return out
 
 
-def line_breaks(tags: Sequence[str], newline: Sequence[bool]) -> set[int]:
-    """Tokens that open a line the tagger began a section on (its first token tagged ``B-``):
-    where two sections of one field meet, as two diagnoses whose headers were dropped, the
-    second starts there and not inside the first."""
-    return {i for i, tag in enumerate(tags)
-            if tag.startswith("B-") and not newline[i] and (i == 0 or newline[i - 1])}
+RUN_IN_MARKS = frozenset(".!?:")
+"""Marks after which, and a blank, a section can begin inside a line: a sentence's end, or the
+colon of a header written inline ("... no fever. EXAM: Lungs clear")."""
+
+
+def section_breaks(tags: Sequence[str], newline: Sequence[bool], run_in: Callable[[int], bool]
+                   ) -> set[int]:
+    """Tokens where the tagger began a section (its first token tagged ``B-``) at the start of a
+    line, or inside one where ``run_in(token)`` allows (:func:`run_in_start`). At a line start:
+    where two sections of one field meet, as two diagnoses whose headers were dropped, the second
+    starts there and not inside the first. Inside a line: a note dictated or typed as one
+    paragraph changes section mid-line, which a line's single vote would hide; an untagged run
+    just before such a start that itself opens after a sentence (an inline header) is split off
+    too, so that it votes for no section instead of joining the one before it."""
+    breaks = set()
+    for i, tag in enumerate(tags):
+        if not tag.startswith("B-") or newline[i]:
+            continue
+        if i == 0 or newline[i - 1]:
+            breaks.add(i)
+        elif run_in(i):
+            breaks.add(i)
+            first = i
+            while first > 0 and tags[first - 1] == "O" and not newline[first - 1]:
+                first -= 1
+            if first < i and run_in(first):
+                breaks.add(first)
+    return breaks
+
+
+def run_in_start(text: str, offsets: Sequence[tuple[int, int]], token: int) -> bool:
+    """Whether ``token`` follows one of :data:`RUN_IN_MARKS` and a blank on its line ("clear.
+    Abdomen" and "EXAM: Lungs" open at "Abdomen" and "Lungs"; "2.5" and "b.i.d.," at nothing)."""
+    if token == 0:
+        return False
+    (a, b), (start, _) = offsets[token - 1], offsets[token]
+    return b - a == 1 and text[a] in RUN_IN_MARKS and start > b
 
 
 def section_runs(fields: Sequence[str], breaks: AbstractSet[int] = frozenset()
@@ -372,13 +406,15 @@ class ChartDecoder:
               ) -> tuple[list[FieldSpan], list[FieldSpan]]:
         """Section and entity spans with confidences, on ``text`` (which the offsets index).
         Sections are voted line by line (:func:`whole_lines`) and smoothed into runs
-        (:func:`section_runs`), split where the tagger began a section at a line start
-        (:func:`line_breaks`); entities follow the BIO tags."""
+        (:func:`section_runs`), split where the tagger began a section at the start of a line or
+        after a sentence or an inline header inside one (:func:`section_breaks`); entities
+        follow the BIO tags."""
         newline = [b - a == 1 and text[a] == "\n" for a, b in encoded.offsets]
         section = tagged.section.tolist()
         section_tags = [self.section_tags[t] for t in section]
-        section_fields = whole_lines([self._section_fields[t] for t in section], newline)
-        breaks = line_breaks(section_tags, newline)
+        breaks = section_breaks(section_tags, newline,
+                                lambda token: run_in_start(text, encoded.offsets, token))
+        section_fields = whole_lines([self._section_fields[t] for t in section], newline, breaks)
         entity_tags = [self.entity_tags[t] for t in tagged.entity.tolist()]
         families = []
         sections = trim_newlines(section_runs(section_fields, breaks), newline)

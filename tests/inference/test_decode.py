@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from chartlnn.inference.decode import (SECTION_GAP_TOKENS, SECTION_ISLAND_TOKENS, ChartDecoder, Encoded,
-                                       FieldSpan, Tagged, build_chart, line_breaks, model_info,
-                                       section_runs, trim_newlines, valid_bio, whole_lines, word_bio)
+                                       FieldSpan, Tagged, build_chart, model_info, run_in_start,
+                                       section_breaks, section_runs, trim_newlines, valid_bio,
+                                       whole_lines, word_bio)
 from chartlnn.schema import ChartInvalid, validate_chart
 from chartlnn.tokenize import bio_labels
 
@@ -150,13 +151,61 @@ def test_decode_a_section_begun_at_a_line_start_is_a_span_of_its_own():
     tags = ["B-assessment", "I-assessment", "I-assessment", "B-assessment", "I-assessment",
             "I-assessment", "B-assessment", "I-assessment"]
     newline = [False, False, True, False, False, False, False, False]
-    breaks = line_breaks(tags, newline)
-    assert breaks == {0, 3}  # a B- inside a line (token 6) is no line start
+    breaks = section_breaks(tags, newline, lambda token: False)
+    assert breaks == {0, 3}  # a B- inside a line (token 6), after no sentence end, opens nothing
     fields = [t.partition("-")[2] for t in tags]
     assert section_runs(fields, breaks) == [(0, 3, "assessment"), (3, 8, "assessment")]
     assert section_runs(fields) == [(0, 8, "assessment")]
     assert trim_newlines(section_runs(fields, breaks), newline) == [
         (0, 2, "assessment"), (3, 8, "assessment")]  # the first ends on its line, not the newline
+
+
+def test_decode_run_in_starts_follow_a_sentence_end_or_a_colon_and_a_blank_on_the_line():
+    text = "No fever. Lungs clear! Dose 2.5 mg b.i.d., then?\nAbdomen: soft"
+    words = ["No", "fever", ".", "Lungs", "clear", "!", "Dose", "2", ".", "5", "mg", "b", ".", "i",
+             ".", "d", ".", ",", "then", "?", "\n", "Abdomen", ":", "soft"]
+    offsets, at = [], 0
+    for word in words:
+        at = text.index(word, at)
+        offsets.append((at, at + len(word)))
+        at += len(word)
+    opens = {words[i] for i in range(len(words)) if run_in_start(text, offsets, i)}
+    assert opens == {"Lungs", "Dose", "soft"}  # not "5" of 2.5, "," after b.i.d., the newline
+
+
+def test_decode_a_section_begun_after_a_sentence_inside_a_line_splits_the_line():
+    # "Cough for a week. Lungs are clear." dictated as one line: hpi, then exam from "Lungs".
+    tags = ["B-hpi", "I-hpi", "I-hpi", "I-hpi", "I-hpi", "B-exam", "I-exam", "I-exam", "I-hpi"]
+    newline = [False] * len(tags)
+    breaks = section_breaks(tags, newline, lambda token: token == 5)
+    assert breaks == {0, 5}
+    fields = [t.partition("-")[2] for t in tags]
+    assert whole_lines(fields, newline) == ["hpi"] * 9  # one vote for the line: exam is lost
+    voted = whole_lines(fields, newline, breaks)  # the second sentence votes alone
+    assert voted == ["hpi"] * 5 + ["exam"] * 4
+    assert section_runs(voted, breaks) == [(0, 5, "hpi"), (5, 9, "exam")]
+    # the same B- after no sentence end or colon splits nothing
+    assert section_breaks(tags, newline, lambda token: False) == {0}
+
+
+def test_decode_a_note_in_one_paragraph_keeps_its_sections_apart():
+    sections = bio_labels(["history_of_present_illness", "physical_exam"])  # O, B-/I- each
+    decoder = ChartDecoder(sections, ["O"], ["a"], UNITS, MODEL)
+    text = "Cough for a week. EXAM: Lungs clear."
+    words = ["Cough", "for", "a", "week", ".", "EXAM", ":", "Lungs", "clear", "."]
+    offsets, at = [], 0
+    for word in words:
+        at = text.index(word, at)
+        offsets.append((at, at + len(word)))
+        at += len(word)
+    count = len(words)
+    ones = np.ones(count, dtype=np.float32)
+    tagged = Tagged(section=np.array([1, 2, 2, 2, 2, 0, 0, 3, 4, 4]),  # the header untagged
+                    section_prob=ones, entity=np.zeros(count, dtype=np.int64), entity_prob=ones,
+                    note_type=0, note_type_prob=1.0)
+    chart = decoder.decode(text, Encoded(list(range(count)), offsets), tagged)
+    assert {field: [s["text"] for s in spans] for field, spans in chart["sections"].items()} == {
+        "history_of_present_illness": ["Cough for a week."], "physical_exam": ["Lungs clear."]}
 
 
 def test_decode_no_gap_is_filled_up_to_a_section_begun_at_a_line_start():
