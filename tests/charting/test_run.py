@@ -42,6 +42,23 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def _differences(a, b, path: str = "") -> list[str]:
+    """Where two charts differ; confidences may differ by 1e-3: a process with two threads and a
+    worker with one sum a matrix product in another order, which can move a probability's last
+    rounded digit."""
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return [d for key in a for d in _differences(a[key], b[key], f"{path}/{key}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}/{i}")]
+    if path.endswith("/confidence") and isinstance(a, float) and isinstance(b, float):
+        return [] if abs(a - b) <= 1e-3 else [path]
+    return [] if a == b else [path]
+
+
+def _assert_same_charts(here: Path, pool: Path) -> None:
+    assert _differences(_lines(here), _lines(pool)) == []
+
+
 def _inputs(folder: Path, rows: list[dict]) -> dict[str, Path]:
     """The same notes as CSV, CSV.gz, JSONL, Parquet and a folder of .txt files."""
     folder.mkdir()
@@ -185,8 +202,9 @@ def test_charting_workers_make_the_same_charts_and_fhir_bundles(liquid_model, tm
     source = _jsonl(tmp_path / "notes.jsonl", rows)
     run(liquid_model, source, tmp_path / "here", shard_size=4, batch_size=2, fmt="fhir")
     run(liquid_model, source, tmp_path / "pool", shard_size=4, batch_size=2, fmt="fhir", workers=2)
-    for name in ("charts.jsonl", "rejects.jsonl", "bundles.ndjson"):
+    for name in ("rejects.jsonl", "bundles.ndjson"):
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    _assert_same_charts(tmp_path / "here" / "charts.jsonl", tmp_path / "pool" / "charts.jsonl")
     bundles = _lines(tmp_path / "here" / "bundles.ndjson")
     assert len(bundles) == 10 and {b["resourceType"] for b in bundles} == {"Bundle"}
     # The note text stays out of every resource but the Composition, whose section narratives
@@ -296,8 +314,7 @@ def test_charting_with_int8_weights_in_workers_and_in_process(liquid_model, tmp_
     here = run(liquid_model, source, tmp_path / "here", batch_size=2, int8=True)
     run(liquid_model, source, tmp_path / "pool", batch_size=2, int8=True, workers=2)
     assert here.charted == 6
-    assert (tmp_path / "here" / "charts.jsonl").read_bytes() == \
-        (tmp_path / "pool" / "charts.jsonl").read_bytes()
+    _assert_same_charts(tmp_path / "here" / "charts.jsonl", tmp_path / "pool" / "charts.jsonl")
     for one in _lines(tmp_path / "here" / "charts.jsonl"):
         validate_chart(one)
     assert load(liquid_model, int8=True).tagger.entity_head.__class__.__module__.startswith(
