@@ -24,8 +24,11 @@ test split is scored (e.g. MTSamples silver labels, and the gold set prepared wi
 from __future__ import annotations
 
 import argparse
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 from chartlnn.evaluation.systems import System, score_view, summarize_view
@@ -75,29 +78,52 @@ VARIANTS = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path)
-    parser.add_argument("data", type=Path, nargs="+")
-    args = parser.parse_args()
-    chart_model = load(args.model)
-    print(f"model: {args.model}; F1 in points (micro)")
-    for data in args.data:
+def print_tables(data_dirs: Sequence[Path], column: str,
+                 rows: dict[str, Callable[[], AbstractContextManager[System]]],
+                 metrics: Sequence[tuple[str, str]] = METRICS) -> None:
+    """For each prepared dataset, its gold split (when it has one, as `evaluate` chooses) or its
+    test split scored headerless and with headers by each row's system (entered for its rows
+    only), one markdown table per dataset."""
+    for data in data_dirs:
         prepared = load_prepared(data)
         split_name = "gold" if len(prepared.splits.get("gold", [])) else "test"
         split = prepared.splits[split_name]
         print(f"\n{data}, {split_name} split ({len(split)} notes)\n")
-        print("| decoding | view | " + " | ".join(name for _, name in METRICS) + " |")
-        print("|---|---|" + "---:|" * len(METRICS))
-        for variant, patches in VARIANTS.items():
-            with ExitStack() as stack:
-                for patch in patches:
-                    stack.enter_context(patch)
-                system = System(variant, str(args.model), chart_model.chart_many, chart_model)
+        print(f"| {column} | view | " + " | ".join(name for _, name in metrics) + " |")
+        print("|---|---|" + "---:|" * len(metrics))
+        for row, system_in in rows.items():
+            with system_in() as system:
                 for view, view_name in (("input", "headerless"), ("full", "with headers")):
                     summary = summarize_view(score_view(system, split, prepared.schema, view), 1, 0)
-                    cells = [f"{100 * summary.metrics[m]['micro']['f1']:.1f}" for m, _ in METRICS]
-                    print(f"| {variant} | {view_name} | " + " | ".join(cells) + " |")
+                    cells = [f"{100 * summary.metrics[m]['micro']['f1']:.1f}" for m, _ in metrics]
+                    print(f"| {row} | {view_name} | " + " | ".join(cells) + " |")
+
+
+@contextmanager
+def _patched(patches: Sequence[Any], system: System) -> Iterator[System]:
+    with ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield system
+
+
+def model_and_data(doc: str) -> tuple[Path, list[Path]]:
+    """The command line of a script that scores one model on prepared datasets."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path, nargs="+")
+    args = parser.parse_args()
+    print(f"model: {args.model}; F1 in points (micro)")
+    return args.model, args.data
+
+
+def main() -> None:
+    model_dir, data_dirs = model_and_data(__doc__)
+    chart_model = load(model_dir)
+    print_tables(data_dirs, "decoding", {
+        variant: partial(_patched, patches,
+                         System(variant, str(model_dir), chart_model.chart_many, chart_model))
+        for variant, patches in VARIANTS.items()})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ span that does not (counted in the data card) widens to the tokens it touches.
 from __future__ import annotations
 
 import json
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -72,9 +73,23 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
+OTHER_LINE_BREAKS = re.compile("\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Every line break ``str.splitlines`` knows but the newline: a carriage return alone (older
+systems' line ends; the one of "\r\n" is a blank before the newline), form feeds, Unicode line
+and paragraph separators."""
+
+
+def as_newlines(text: str) -> str:
+    """``text`` with every line break written as a newline, character for character (offsets into
+    it are offsets into ``text``): the tokenizer makes a line's end a token only at a newline, and
+    the decoder reads a note's lines from them."""
+    return OTHER_LINE_BREAKS.sub("\n", text)
+
+
 def encode(tokenizer: Tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-    """Token ids and each token's ``(start, end)`` character offsets into ``text``."""
-    encoding = tokenizer.encode(text, add_special_tokens=False)
+    """Token ids and each token's ``(start, end)`` character offsets into ``text``; any line break
+    reads as a newline (:func:`as_newlines`)."""
+    encoding = tokenizer.encode(as_newlines(text), add_special_tokens=False)
     return encoding.ids, [tuple(o) for o in encoding.offsets]
 
 

@@ -44,6 +44,13 @@ def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, datase
         assert f"| {variant} | headerless |" in out and f"| {variant} | with headers |" in out
 
 
+def test_character_variants_prints_every_rewrite_in_both_views(liquid_model, dataset):
+    out = _run("character_variants.py", liquid_model, dataset)
+    for rewrite in ("as written", "no-break spaces", "carriage returns for newlines",
+                    "tabs after colons", "bullets for list dashes", "curly apostrophes"):
+        assert f"| {rewrite} | headerless |" in out and f"| {rewrite} | with headers |" in out
+
+
 @pytest.mark.parametrize("script, reads_data, expected", [
     ("learning_curve.py", False, ["| epoch | minutes | field F1", "best field F1"]),
     ("int8_check.py", True, ["fp32: entity value F1", "int8 (dynamic, linear layers): entity value F1"]),

@@ -24,6 +24,18 @@ def test_tokenize_keeps_newlines_and_splits_numbers_from_units(tokenizer):
     assert len(ids) == len(offsets)
 
 
+@pytest.mark.parametrize("line_break", ["\r", "\r\n", "\x0c", "\u2028", "\u2029", "\x85"])
+def test_tokenize_reads_every_line_break_as_one_newline_with_offsets_kept(tokenizer, line_break):
+    text = "ALLERGIES: NKDA.\nPLAN: Rest.\n\nBP 124/78"
+    written = text.replace("\n", line_break)
+    ids, offsets = encode(tokenizer, written)
+    expected = encode(tokenizer, text)
+    assert ids == expected[0]  # one newline token per line break, "\r\n" too
+    newlines = [a for (a, _), i in zip(offsets, ids) if i == tokenizer.token_to_id("\n")]
+    assert [written[a] for a in newlines] == [line_break[-1]] * 3  # offsets into the note as written
+    assert TextEncoder(tokenizer)(written) == (ids, offsets)
+
+
 def test_tokenize_round_trip_spans_tags_spans(tokenizer):
     text = TEXTS[0]
     wanted = [("45-year-old", "age"), ("male", "sex"), ("124", "bp_systolic"), ("78", "bp_diastolic"),

@@ -22,7 +22,7 @@ import numpy as np
 
 from chartlnn import __version__
 from chartlnn.normalize import NORMALIZERS, normalize
-from chartlnn.tokenize import token_spans
+from chartlnn.tokenize import as_newlines, token_spans
 
 CHART_VERSION = "1"
 MEDICATION_PARTS = {"medication_dose": "dose", "medication_route": "route",
@@ -429,15 +429,18 @@ class ChartDecoder:
                phi: dict[str, int] | None = None) -> dict[str, Any]:
         """The Chart of one note (entity spans widened to whole words and tidied, see
         :func:`whole_words` and :func:`tidy_mentions`; drugs listed as allergies made allergens,
-        :func:`listed_allergens`)."""
-        sections, entities = self.spans(text, encoded, tagged) if encoded.ids else ([], [])
-        entities = tidy_mentions(text, whole_words(text, entities))
+        :func:`listed_allergens`). Lines are read as the tokenizer read them, every line break a
+        newline (:func:`chartlnn.tokenize.as_newlines`); span texts are the note's own."""
+        lined = as_newlines(text)
+        sections, entities = self.spans(lined, encoded, tagged) if encoded.ids else ([], [])
+        entities = tidy_mentions(lined, whole_words(lined, entities))
         if ALLERGY_LIST[1] in self.units and ALLERGY_LIST[2] in self.units:
-            entities = listed_allergens(text, sections, entities)
+            entities = listed_allergens(lined, sections, entities)
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)
-        return build_chart(text, sections, entities, units=self.units, model=self.model,
-                           note_id=note_id, note_type=note_type, phi=phi)
+        chart = build_chart(lined, sections, entities, units=self.units, model=self.model,
+                            note_id=note_id, note_type=note_type, phi=phi)
+        return chart if lined == text else on_original(chart, text, lambda start, end: (start, end))
 
 
 def model_info(name: str, encoder: str, schema: str) -> dict[str, str]:

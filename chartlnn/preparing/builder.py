@@ -9,7 +9,7 @@ Every input record ends up kept or in the rejects, with a reason; the card recon
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -26,8 +26,8 @@ from chartlnn.preparing.labeler import NoteLabeler
 from chartlnn.notes import Note, Reject, Span, reviewed
 from chartlnn.schema import Schema, load_schema
 from chartlnn.preparing.splits import SPLITS, assign_split, dedupe_key
-from chartlnn.tokenize import (TextEncoder, load_tokenizer, spans_to_tags, token_ranges,
-                               train_tokenizer)
+from chartlnn.tokenize import (TextEncoder, as_newlines, load_tokenizer, spans_to_tags,
+                               token_ranges, train_tokenizer)
 from data_recipes import get_recipe, recipe_options
 
 @dataclass
@@ -142,6 +142,8 @@ def prepare(recipe: str, input_path: str | Path | None, out: str | Path, *,
                                        reason="note type held out for the shift split "
                                               "(a mixed-in source only trains)"))
                     continue
+                # every line break a newline, offsets kept: the header patterns read lines by them
+                record = replace(record, text=as_newlines(record.text))
                 note, phi_counts, gold_dropped = _mask_phi(record)
                 if phi_counts and config.phi == "fail":
                     phi_notes.append(note.id)

@@ -287,6 +287,24 @@ def test_decode_a_long_note_read_in_windows_tags_like_one_pass(liquid_model):
     assert all(text[m["start"]:m["end"]] == m["text"] for ms in chart["entities"].values() for m in ms)
 
 
+def test_decode_a_note_with_carriage_return_line_ends_charts_as_with_newlines(liquid_model):
+    from chartlnn.inference.model import load
+
+    model = load(liquid_model)
+    text = ("CHIEF COMPLAINT: Cough.\nMEDICATIONS: Aspirin 81 mg p.o. daily.\n"
+            "Lisinopril 10 mg daily.\nALLERGIES: Penicillin.\n\nPLAN: Rest. BP 124/78, HR 88.")
+    written = text.replace("\n", "\r")
+    with_newlines, with_returns = model.chart_many([text, written])
+    assert with_newlines["sections"] and with_newlines["entities"]
+    for family in ("sections", "entities"):
+        for field, spans in with_returns[family].items():
+            assert all(written[s["start"]:s["end"]] == s["text"] for s in spans)
+            assert [(s["start"], s["end"], s.get("value")) for s in spans] == [
+                (s["start"], s["end"], s.get("value")) for s in with_newlines[family][field]]
+        assert with_returns[family].keys() == with_newlines[family].keys()
+    assert with_returns["medications"] == with_newlines["medications"]
+
+
 def test_decode_whole_lines_vote_per_line_and_newlines_join_only_a_shared_section():
     # line 1: plan plan exam | line 2: plan "" | blank line | line 3: exam exam
     fields = ["plan", "plan", "exam", "", "plan", "", "plan", "plan", "exam", "exam"]

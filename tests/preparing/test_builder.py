@@ -88,6 +88,23 @@ def test_dataset_builder_tokenizer_sees_the_train_split_only(tmp_path):
             assert (_word(int(note_id[1:])) in vocab) == (split == "train")
 
 
+def test_dataset_builder_reads_carriage_returns_as_line_ends(tmp_path):
+    """Notes from a system that ends lines with a carriage return alone get the labels and tokens
+    of the same notes ended with newlines (the header patterns and the tokenizer read lines)."""
+    rows = _notes(20)
+    _write_csv(tmp_path / "lf.csv", rows)
+    _write_csv(tmp_path / "cr.csv", [{**r, "text": r["text"].replace("\n", "\r")} for r in rows])
+    prepare("csv", tmp_path / "lf.csv", tmp_path / "lf", show_progress=False,
+            config=prepare_config(vocab_size=400))
+    prepare("csv", tmp_path / "cr.csv", tmp_path / "cr", tokenizer_from=tmp_path / "lf",
+            show_progress=False)  # one tokenizer: WordPiece training breaks ties in any order
+    lf, cr = load_prepared(tmp_path / "lf"), load_prepared(tmp_path / "cr")
+    assert sum(r["text"].count("\n") for r in rows) > 60
+    for split in lf.splits:
+        for column in ("full_spans", "input_spans", "full_input_ids", "input_input_ids"):
+            assert cr.splits[split][column] == lf.splits[split][column], (split, column)
+
+
 def test_dataset_builder_patients_stay_in_one_split(tmp_path):
     source = tmp_path / "notes.csv"
     _write_csv(source, _notes(40))
