@@ -5,8 +5,9 @@ scored like `chartlnn evaluate` does, headerless and with headers.
     python benchmarks/character_variants.py MODEL_DIR DATA_DIR [DATA_DIR ...]
 
 Rewrites: no-break spaces for spaces (text copied from web pages), carriage returns alone for
-newlines (older systems' line ends), a tab after each header colon, bullets for list dashes,
-curly apostrophes. Each DATA_DIR is a prepared dataset whose gold split (when it has one) or
+newlines (older systems' line ends), every line joined into one paragraph (a dictation
+transcribed as it was spoken), a tab after each header colon, bullets for list dashes, curly
+apostrophes. Each DATA_DIR is a prepared dataset whose gold split (when it has one) or
 test split is scored.
 """
 
@@ -28,6 +29,7 @@ REWRITES: dict[str, Callable[[str], str]] = {
     "as written": lambda text: text,
     "no-break spaces": lambda text: text.replace(" ", "\u00a0"),
     "carriage returns for newlines": lambda text: text.replace("\n", "\r"),
+    "one paragraph": lambda text: text.replace("\n", " "),
     "tabs after colons": lambda text: text.replace(": ", ":\t"),
     "bullets for list dashes": lambda text: LIST_DASH.sub("\u2022 ", text),
     "curly apostrophes": lambda text: text.replace("'", "\u2019"),

@@ -47,7 +47,8 @@ def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, datase
 def test_character_variants_prints_every_rewrite_in_both_views(liquid_model, dataset):
     out = _run("character_variants.py", liquid_model, dataset)
     for rewrite in ("as written", "no-break spaces", "carriage returns for newlines",
-                    "tabs after colons", "bullets for list dashes", "curly apostrophes"):
+                    "one paragraph", "tabs after colons", "bullets for list dashes",
+                    "curly apostrophes"):
         assert f"| {rewrite} | headerless |" in out and f"| {rewrite} | with headers |" in out
 
 

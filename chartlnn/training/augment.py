@@ -31,6 +31,11 @@ lower case; the tokenizer keeps case, so such a note is spelled in pieces the mo
 A training note is, with probability ``rate``, read wholly in upper case or wholly in lower case
 (half each): every word re-spelled through the tokenizer, its tags and section carried over.
 
+Line join. Dictations are often transcribed as one paragraph, sections run together; a note of
+lines taught the model to find a section's start at a line's. A training note is, with
+probability ``rate``, read as one paragraph: its newline tokens left out, every other token and
+tag kept (a tag left as I- with nothing before it becomes B-).
+
 Mention mask. Each entity mention of a training note is, with probability ``rate``, read as
 [MASK] tokens (one per token, its tags kept): the tags of a name the model cannot see come from
 the words around it ("started on ... 20 mg daily", "given ... for the pain"), the cue an unseen
@@ -239,6 +244,45 @@ class CaseSwap:
             encoded = _encoded(self.tokenizer, [word])
             self._spelled[word] = encoded[0] if encoded else None
         return self._spelled[word]
+
+
+class LineJoin:
+    """Reads some training notes as one paragraph: their newline tokens left out."""
+
+    def __init__(self, newline_id: int, section_tags: Sequence[str], entity_tags: Sequence[str],
+                 rate: float) -> None:
+        self.newline_id = newline_id
+        self.section_tags, self.entity_tags = list(section_tags), list(entity_tags)
+        self.rate = rate
+
+    @classmethod
+    def for_dataset(cls, tokenizer: Tokenizer, section_tags: Sequence[str],
+                    entity_tags: Sequence[str], rate: float) -> LineJoin | None:
+        """The join for a dataset's tokenizer and tags, or None when ``rate`` is 0 or the
+        tokenizer has no newline token."""
+        newline_id = tokenizer.token_to_id("\n")
+        if not rate or newline_id is None:
+            return None
+        return cls(newline_id, section_tags, entity_tags, rate)
+
+    def __call__(self, ids: Sequence[int], sections: Sequence[int], entities: Sequence[int],
+                 view: str) -> tuple[list[int], list[int], list[int]]:
+        """The note without its newlines (new lists; the inputs are kept), or as it is at
+        ``1 - rate``."""
+        if float(torch.rand(())) >= self.rate:
+            return list(ids), list(sections), list(entities)
+        kept = [i for i, token in enumerate(ids) if token != self.newline_id]
+        return ([ids[i] for i in kept], _begun([sections[i] for i in kept], self.section_tags),
+                _begun([entities[i] for i in kept], self.entity_tags))
+
+
+def _begun(column: list[int], tags: Sequence[str]) -> list[int]:
+    """The tag ids with each I- that follows no tag of its field made B- (BIO-valid again)."""
+    for i, tag in enumerate(column):
+        name = tags[tag]
+        if name.startswith("I-") and (i == 0 or tags[column[i - 1]][2:] != name[2:]):
+            column[i] = tags.index("B-" + name[2:])
+    return column
 
 
 def _inside_tags(tags: Sequence[str]) -> list[int]:

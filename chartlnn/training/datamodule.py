@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from chartlnn.preparing.dataset import DatasetError, PreparedDataset, load_prepared
 from chartlnn.tag_scores import field_f1
-from chartlnn.training.augment import Augment, CaseSwap, MentionMask, MentionSwap, SectionSwap
+from chartlnn.training.augment import (Augment, CaseSwap, LineJoin, MentionMask, MentionSwap,
+                                       SectionSwap)
 
 PAD_TAG = -100
 """Tag id of padding positions: cross-entropy ignores it."""
@@ -124,20 +125,23 @@ class TaggingDataModule(L.LightningDataModule):
     ``headers_kept_rate``, with their headers (``headers_partial_rate`` of those with only some),
     recombined from other notes' sections at ``section_swap``, with drug and allergen names
     swapped at ``mention_swap``, routes and frequencies rewritten at ``sig_swap``, entity
-    mentions masked at ``mention_mask`` and whole notes read in one case at ``case_swap``;
+    mentions masked at ``mention_mask``, whole notes read in one case at ``case_swap`` and as one
+    paragraph at ``line_join``;
     validation reads them headerless and as they are (the real task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
                  num_workers: int = 0, seed: int = 13, view: str = "input",
                  headers_kept_rate: float = 0.0, headers_partial_rate: float = 0.0,
                  mention_swap: float = 0.0, section_swap: float = 0.0,
-                 mention_mask: float = 0.0, sig_swap: float = 0.0, case_swap: float = 0.0) -> None:
+                 mention_mask: float = 0.0, sig_swap: float = 0.0, case_swap: float = 0.0,
+                 line_join: float = 0.0) -> None:
         super().__init__()
         self.data_dir, self.batch_size, self.max_train_tokens = Path(data_dir), batch_size, max_train_tokens
         self.num_workers, self.seed, self.view = num_workers, seed, view
         self.headers_kept_rate, self.headers_partial_rate = headers_kept_rate, headers_partial_rate
         self.rates = {"mention_swap": mention_swap, "section_swap": section_swap,
-                      "mention_mask": mention_mask, "sig_swap": sig_swap, "case_swap": case_swap}
+                      "mention_mask": mention_mask, "sig_swap": sig_swap, "case_swap": case_swap,
+                      "line_join": line_join}
         self.data: PreparedDataset | None = None
         self.augment: list[Augment] = []
 
@@ -159,7 +163,9 @@ class TaggingDataModule(L.LightningDataModule):
                         MentionMask.for_dataset(self.data.tokenizer, entity_tags,
                                                 self.rates["mention_mask"]),
                         CaseSwap.for_dataset(self.data.tokenizer, section_tags, entity_tags,
-                                             self.rates["case_swap"]))
+                                             self.rates["case_swap"]),
+                        LineJoin.for_dataset(self.data.tokenizer, section_tags, entity_tags,
+                                             self.rates["line_join"]))
             self.augment = [rewrite for rewrite in rewrites if rewrite is not None]
 
     def _loader(self, split: str, train: bool) -> DataLoader:

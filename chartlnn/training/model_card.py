@@ -25,8 +25,8 @@ HEADLINE = ("field_f1", "section_token_f1", "entity_f1", "mlm_loss", "loss")
 TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr", "head_lr_scale",
               "weight_decay", "warmup_ratio", "headers_kept_rate", "headers_partial_rate",
               "token_dropout", "label_smoothing", "entity_tag_balance", "section_tag_balance",
-              "mention_swap", "sig_swap", "case_swap", "mention_mask", "section_swap", "ema_decay",
-              "early_stopping_patience", "keep", "seed")
+              "mention_swap", "sig_swap", "case_swap", "line_join", "mention_mask", "section_swap",
+              "ema_decay", "early_stopping_patience", "keep", "seed")
 """The train config keys that change what a model learns (config.yaml holds them all)."""
 
 

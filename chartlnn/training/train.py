@@ -103,6 +103,10 @@ class TrainConfig:
     """Share of training notes read wholly in upper or in lower case, drawn afresh each epoch (0:
     off): some exports and dictation systems write notes in one case, and the tokenizer keeps
     case (:mod:`chartlnn.training.augment`)."""
+    line_join: float
+    """Share of training notes read as one paragraph, their line breaks left out, drawn afresh
+    each epoch (0: off): dictations are often transcribed with sections run together
+    (:mod:`chartlnn.training.augment`)."""
     mention_mask: float
     """Share of entity mentions in training notes read as [MASK] tokens, drawn afresh each epoch
     (0: off): their tags come from the context alone (:mod:`chartlnn.training.augment`)."""
@@ -152,7 +156,8 @@ class TrainConfig:
         for name in ("entity_tag_balance", "section_tag_balance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("mention_swap", "sig_swap", "case_swap", "mention_mask", "section_swap"):
+        for name in ("mention_swap", "sig_swap", "case_swap", "line_join", "mention_mask",
+                     "section_swap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -372,7 +377,8 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    mention_swap=config.mention_swap,
                                    section_swap=config.section_swap,
                                    mention_mask=config.mention_mask,
-                                   sig_swap=config.sig_swap, case_swap=config.case_swap)
+                                   sig_swap=config.sig_swap, case_swap=config.case_swap,
+                                   line_join=config.line_join)
     trainer = _trainer(config, out, monitor, mode)
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()

@@ -11,7 +11,8 @@ from chartlnn.normalize import frequency, route
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.preparing.entity_patterns import load_lexicon
 from chartlnn.tokenize import token_spans
-from chartlnn.training.augment import CaseSwap, MentionMask, MentionSwap, SectionSwap, sig_forms
+from chartlnn.training.augment import (CaseSwap, LineJoin, MentionMask, MentionSwap, SectionSwap,
+                                      sig_forms)
 from chartlnn.training.datamodule import TaggingDataModule
 from chartlnn.training.train import TrainConfig
 
@@ -20,6 +21,14 @@ def _swap(data, rate):
     features = data.splits["train"].features
     return MentionSwap.for_dataset(data.tokenizer, features["input_section_tags"].feature.names,
                                    features["input_entity_tags"].feature.names, rate)
+
+
+def _with_tag_names(dataset):
+    """The prepared dataset and its section and entity tag names."""
+    data = load_prepared(dataset)
+    features = data.splits["train"].features
+    return (data, features["input_section_tags"].feature.names,
+            features["input_entity_tags"].feature.names)
 
 
 def _mentions(entity_names, ids, tags, tokenizer):
@@ -86,7 +95,8 @@ def test_datamodule_swaps_in_training_batches_and_never_in_validation(dataset):
     assert plain.shape != swapped.shape or not torch.equal(plain, swapped)
     validation = [next(iter(m.val_dataloader()))["input_ids"] for m in modules.values()]
     assert torch.equal(*validation)
-    for name in ("mention_swap", "sig_swap", "case_swap", "mention_mask", "section_swap"):
+    for name in ("mention_swap", "sig_swap", "case_swap", "line_join", "mention_mask",
+                 "section_swap"):
         with pytest.raises(ConfigError, match=name):
             load_config(TrainConfig, overrides={name: 1.5})
 
@@ -134,10 +144,7 @@ def test_case_swap_reads_a_note_as_the_tokenizer_spells_it_in_one_case(dataset):
     """At rate 1 a note comes out as its text in one case tokenized afresh (a word the tiny test
     vocabulary cannot spell in that case stays as it was): the same tokens as encoding the
     re-cased note, every mention and section in its place with its field."""
-    data = load_prepared(dataset)
-    features = data.splits["train"].features
-    section_names = features["input_section_tags"].feature.names
-    entity_names = features["input_entity_tags"].feature.names
+    data, section_names, entity_names = _with_tag_names(dataset)
     swap = CaseSwap.for_dataset(data.tokenizer, section_names, entity_names, 1.0)
     assert CaseSwap.for_dataset(data.tokenizer, section_names, entity_names, 0.0) is None
     torch.manual_seed(0)
@@ -169,6 +176,32 @@ def test_case_swap_reads_a_note_as_the_tokenizer_spells_it_in_one_case(dataset):
     ex = data.splits["train"][0]
     assert off(ex["input_input_ids"], ex["input_section_tags"], ex["input_entity_tags"], "input")[0] \
         == ex["input_input_ids"]
+
+
+def test_line_join_reads_a_note_as_one_paragraph_with_its_mentions_and_sections(dataset):
+    """At rate 1 a note loses its newline tokens and nothing else: the other tokens in order, the
+    same mentions and sections in the same order, the tags BIO-valid."""
+    data, section_names, entity_names = _with_tag_names(dataset)
+    join = LineJoin.for_dataset(data.tokenizer, section_names, entity_names, 1.0)
+    assert LineJoin.for_dataset(data.tokenizer, section_names, entity_names, 0.0) is None
+    newline = data.tokenizer.token_to_id("\n")
+    joined_notes, notes_of_lines = 0, 0
+    for ex in list(data.splits["train"])[:40]:
+        ids, sections, entities = (ex["full_input_ids"], ex["full_section_tags"],
+                                   ex["full_entity_tags"])
+        new_ids, new_sections, new_entities = join(ids, sections, entities, "full")
+        assert new_ids == [i for i in ids if i != newline]
+        joined_notes += len(new_ids) < len(ids)
+        notes_of_lines += newline in ids
+        for names, old, new in ((section_names, sections, new_sections),
+                                (entity_names, entities, new_entities)):
+            assert len(new) == len(new_ids)
+            assert [f for _, _, f in token_spans([names[t] for t in old])] == \
+                [f for _, _, f in token_spans([names[t] for t in new])]
+            assert all(not names[t].startswith("I-")
+                       or (i and names[new[i - 1]][2:] == names[t][2:]) for i, t in enumerate(new))
+        assert ex["full_input_ids"] == ids  # the input is kept
+    assert joined_notes == notes_of_lines > 10
 
 
 def test_mention_mask_hides_whole_mentions_and_keeps_every_tag(dataset):
