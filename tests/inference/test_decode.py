@@ -282,7 +282,8 @@ def test_decode_a_long_note_read_in_windows_tags_like_one_pass(liquid_model):
     windowed = model.tag_long(note, 1024)
     assert len(windowed.entity) == len(note.ids)
     agree = (whole.entity == windowed.entity).mean(), (whole.section == windowed.section).mean()
-    assert min(agree) > 0.97, agree
+    assert min(agree) > 0.95, agree  # 0.973-0.995 over five fixture trainings (two threads sum
+    # in varying order, so the tiny model differs from run to run)
     chart = model.chart_many([text], max_batch_tokens=1024)[0]
     assert all(text[m["start"]:m["end"]] == m["text"] for ms in chart["entities"].values() for m in ms)
 
