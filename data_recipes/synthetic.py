@@ -28,10 +28,11 @@ character keeps its place).
 
 Contract: ``read(path=None, *, n, seed, house, case, wrap)`` yields ``n`` notes; note ``i``
 depends only on ``(seed, i, house, case, wrap)``, so a smaller ``n`` gives a prefix. Every
-section and entity field in the text has a gold span (source "gold") following the silver labelers' conventions: a section span
-runs from the first to the last non-space character of its content, header words never inside;
-entity spans carry ``attrs["value"]`` from :mod:`chartlnn.normalize` and the schema unit, the
-parts of one drug share ``attrs["group"]``, drugs and allergens carry ``attrs["negated"]``.
+section and entity field in the text has a gold span (source "gold") following the silver
+labelers' conventions: a section span runs from the first to the last non-space character of its
+content, header words never inside; entity spans carry ``attrs["value"]`` from
+:mod:`chartlnn.normalize` and the schema unit, the parts of one drug share ``attrs["group"]``,
+drugs and allergens carry ``attrs["negated"]``.
 ``meta["header_spans"]`` lists the ``[start, end]`` of every header (words and colon);
 ``meta["header_style"]`` and ``meta["layout"]`` say how the note was written. The text holds no
 realistic identifiers: doctors are "Dr. X", times are relative ("3 years ago").

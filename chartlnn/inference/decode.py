@@ -22,7 +22,7 @@ import numpy as np
 
 from chartlnn import __version__
 from chartlnn.normalize import NORMALIZERS, normalize
-from chartlnn.tokenize import as_newlines, token_spans
+from chartlnn.tokenize import OUTSIDE, as_newlines, token_spans
 
 CHART_VERSION = "1"
 MEDICATION_PARTS = {"medication_dose": "dose", "medication_route": "route",
@@ -331,7 +331,7 @@ def section_breaks(tags: Sequence[str], newline: Sequence[bool], run_in: Callabl
         elif run_in(i):
             breaks.add(i)
             first = i
-            while first > 0 and tags[first - 1] == "O" and not newline[first - 1]:
+            while first > 0 and tags[first - 1] == OUTSIDE and not newline[first - 1]:
                 first -= 1
             if first < i and run_in(first):
                 breaks.add(first)

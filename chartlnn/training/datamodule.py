@@ -126,8 +126,8 @@ class TaggingDataModule(L.LightningDataModule):
     recombined from other notes' sections at ``section_swap``, with drug and allergen names
     swapped at ``mention_swap``, routes and frequencies rewritten at ``sig_swap``, entity
     mentions masked at ``mention_mask``, whole notes read in one case at ``case_swap`` and as one
-    paragraph at ``line_join``;
-    validation reads them headerless and as they are (the real task)."""
+    paragraph at ``line_join``; validation reads them headerless and as they are (the real
+    task)."""
 
     def __init__(self, data_dir: str | Path, batch_size: int = 16, max_train_tokens: int = 1024,
                  num_workers: int = 0, seed: int = 13, view: str = "input",
