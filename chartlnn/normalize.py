@@ -236,8 +236,8 @@ FREQUENCY_FORMS = {
                           "3 times daily", "three times per day", "tds"],
     "four times daily": ["qid", "four times daily", "four times a day", "4 times a day",
                          "4 times daily", "four times per day", "qds"],
-    "at bedtime": ["qhs", "hs", "at bedtime", "nightly", "at night", "every night", "each night",
-                   "every bedtime", "q bedtime", "nocte", "on"],
+    "at bedtime": ["qhs", "hs", "at hs", "at bedtime", "nightly", "at night", "every night",
+                   "each night", "every bedtime", "q bedtime", "nocte", "on"],
     "every morning": ["qam", "every morning", "each morning", "in the morning", "mane"],
     "every evening": ["qpm", "every evening", "each evening", "in the evening"],
     "every other day": ["qod", "every other day", "every second day"],
@@ -249,7 +249,9 @@ FREQUENCY_FORMS = {
 """Each canonical frequency and the ways notes write it, lower case without periods (matched
 without case or periods; "every N hours", "qNh", "N-hourly" and a trailing "p.r.n." are read
 apart)."""
-_FREQUENCY_BY_KEY = {key: value for value, keys in FREQUENCY_FORMS.items() for key in keys}
+_FREQUENCY_BY_KEY = {spelled: value for value, keys in FREQUENCY_FORMS.items() for key in keys
+                     for spelled in (key, key.replace(" ", ""))}
+"""Each form as listed and without its spaces, so "at h.s." (read "at h s") finds "at hs"."""
 
 
 def _base_frequency(text: str) -> str | None:

@@ -139,6 +139,7 @@ def test_normalize_route(text, value):
     ("3 times a day", "three times daily"),
     ("q.i.d.", "four times daily"),
     ("q.h.s.", "at bedtime"),
+    ("at h.s.", "at bedtime"),
     ("at bedtime", "at bedtime"),
     ("q.a.m.", "every morning"),
     ("q.o.d.", "every other day"),

@@ -13,6 +13,7 @@ chose; a note type's is the probability of the chosen class. Rule-based spans ha
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -111,7 +112,8 @@ def on_original(chart: dict[str, Any], original: str,
 
 def whole_words(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
     """Spans widened to the letters and digits around them ("ortab" of "Lortab" → "Lortab",
-    "-year-old" of "29-year-old" → "29-year-old"): a mention never starts or ends inside a word.
+    "-year-old" of "29-year-old" → "29-year-old", "97" of "97.5" → "97.5"): a mention never
+    starts or ends inside a word or a decimal number.
     The tokenizer cuts words at digit/letter changes, so a tag can; a span never grows into its
     neighbour."""
     ordered = sorted(spans)
@@ -120,13 +122,21 @@ def whole_words(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
         floor = widened[-1].end if widened else 0
         ceiling = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
         start, end = span.start, span.end
-        while (start > floor and text[start - 1].isalnum()
-               and (text[start].isalnum() or text[start] == "-")):
+        while start > floor and (_decimal_point(text, start - 1) or text[start - 1].isalnum() and (
+                text[start].isalnum() or text[start] == "-" or _decimal_point(text, start))):
             start -= 1
-        while end < ceiling and text[end].isalnum() and text[end - 1].isalnum():
+        while end < ceiling and (_decimal_point(text, end) or text[end].isalnum() and (
+                text[end - 1].isalnum() or _decimal_point(text, end - 1))):
             end += 1
         widened.append(span._replace(start=start, end=end))
     return widened
+
+
+def _decimal_point(text: str, at: int) -> bool:
+    """Whether ``text[at]`` is the point of a decimal number ("97.5", "0.625"): the tokenizer
+    makes it a word of its own, and a mention that stops at it reads another number."""
+    return (text[at] == "." and 0 < at < len(text) - 1
+            and text[at - 1].isdigit() and text[at + 1].isdigit())
 
 
 MENTION_EDGES = " \t\n-,;:/"
@@ -183,6 +193,36 @@ def listed_allergens(text: str, sections: Sequence[FieldSpan], entities: Sequenc
                 span = span._replace(field=allergen)
         out.append(span)
     return out
+
+
+BLOOD_PRESSURE = ("bp_systolic", "bp_diastolic")
+BP_READING = re.compile(r"(?<![\d/.])(\d{2,3})\s*(?:/|\b[Oo]ver\b)\s*(\d{2,3})(?![\d/])")
+"""A blood pressure as notes write it, "124/78" or "124 over 78"; not a date ("12/10/2020")."""
+
+
+def paired_pressures(text: str, entities: Sequence[FieldSpan]) -> list[FieldSpan]:
+    """Blood pressure halves made whole readings: the two fields are the two numbers of one
+    reading, so a half the tagger found brings its other half (the tagger marked "60" of
+    "148/60" and missed "148"), and a half that is no reading's ("age is 81"), or whose reading
+    is not a pressure (systolic not above diastolic: "Flexion 60/60", a range of motion), is
+    dropped. Each reading's two spans take the confidence of the halves found in it."""
+    readings = [m for m in BP_READING.finditer(text) if int(m.group(1)) > int(m.group(2))]
+    found: dict[int, list[float | None]] = {}
+    out = []
+    for span in entities:
+        if span.field not in BLOOD_PRESSURE:
+            out.append(span)
+            continue
+        reading = next((i for i, m in enumerate(readings)
+                        if span.start < m.end() and m.start() < span.end), None)
+        if reading is not None:
+            found.setdefault(reading, []).append(span.confidence)
+    for i, confidences in found.items():
+        known = [c for c in confidences if c is not None]
+        confidence = sum(known) / len(known) if known else None
+        out.extend(FieldSpan(*readings[i].span(group), field, confidence)
+                   for group, field in enumerate(BLOOD_PRESSURE, start=1))
+    return sorted(out)
 
 
 def field_value(field: str, text: str) -> Any:
@@ -429,13 +469,16 @@ class ChartDecoder:
                phi: dict[str, int] | None = None) -> dict[str, Any]:
         """The Chart of one note (entity spans widened to whole words and tidied, see
         :func:`whole_words` and :func:`tidy_mentions`; drugs listed as allergies made allergens,
-        :func:`listed_allergens`). Lines are read as the tokenizer read them, every line break a
-        newline (:func:`chartlnn.tokenize.as_newlines`); span texts are the note's own."""
+        :func:`listed_allergens`; blood pressure halves made readings, :func:`paired_pressures`).
+        Lines are read as the tokenizer read them, every line break a newline
+        (:func:`chartlnn.tokenize.as_newlines`); span texts are the note's own."""
         lined = as_newlines(text)
         sections, entities = self.spans(lined, encoded, tagged) if encoded.ids else ([], [])
         entities = tidy_mentions(lined, whole_words(lined, entities))
         if ALLERGY_LIST[1] in self.units and ALLERGY_LIST[2] in self.units:
             entities = listed_allergens(lined, sections, entities)
+        if all(field in self.units for field in BLOOD_PRESSURE):
+            entities = paired_pressures(lined, entities)
         note_type = ((self.note_types[tagged.note_type], tagged.note_type_prob)
                      if encoded.ids else None)
         chart = build_chart(lined, sections, entities, units=self.units, model=self.model,

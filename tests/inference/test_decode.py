@@ -105,6 +105,41 @@ def test_decode_whole_words_widens_spans_cut_inside_a_word():
     assert [text[s.start:s.end] for s in widened] == ["29-year-old", "Lortab", "120", "80", "Tyle", "nol"]
 
 
+def test_decode_whole_words_never_cuts_a_decimal_number():
+    from chartlnn.inference.decode import whole_words
+
+    text = "T 97.5, Ogen 0.625 mg daily. 2. Aspirin, BP 120/80. Next"
+    spans = [FieldSpan(2, 4, "temperature"), FieldSpan(15, 21, "medication_dose"),
+             FieldSpan(29, 30, "medication"), FieldSpan(44, 47, "bp_systolic"),
+             FieldSpan(48, 50, "bp_diastolic")]
+    widened = whole_words(text, spans)
+    assert [text[s.start:s.end] for s in widened] == ["97.5", "0.625 mg", "2", "120", "80"]
+
+
+def test_decode_blood_pressure_halves_become_whole_readings():
+    from chartlnn.inference.decode import paired_pressures
+
+    text = ("Her age is 81. Right arm 148/60, left 136/58. Flexion 60/60. Seen 12/10/2020. "
+            "BP 120 over 80. Aspirin")
+
+    def at(mention, field, confidence, nth=0):
+        start = [i for i in range(len(text)) if text.startswith(mention, i)][nth]
+        return FieldSpan(start, start + len(mention), field, confidence)
+
+    entities = [at("81", "bp_diastolic", 0.9), at("60", "bp_diastolic", 0.8),
+                at("136", "bp_systolic", 0.6), at("58", "bp_diastolic", 0.4),
+                at("60", "bp_diastolic", 0.9, nth=1), at("10", "bp_systolic", 0.9),
+                at("120", "bp_systolic", 0.7), at("80", "bp_diastolic", None),
+                at("Aspirin", "medication", 0.5)]
+    paired = paired_pressures(text, entities)
+    assert [(text[s.start:s.end], s.field, s.confidence) for s in paired] == [
+        ("148", "bp_systolic", 0.8), ("60", "bp_diastolic", 0.8),
+        ("136", "bp_systolic", pytest.approx(0.5)), ("58", "bp_diastolic", pytest.approx(0.5)),
+        ("120", "bp_systolic", 0.7), ("80", "bp_diastolic", 0.7),
+        ("Aspirin", "medication", 0.5)]
+    assert paired_pressures(text, []) == []
+
+
 def test_decode_tidy_mentions_trims_separators_and_joins_hyphenated_names():
     from chartlnn.inference.decode import tidy_mentions
 
