@@ -1,4 +1,4 @@
-"""What structured decoding gives, on one trained model: the same network's tags decoded nine
+"""What structured decoding gives, on one trained model: the same network's tags decoded ten
 ways and scored like `chartlnn evaluate` does, headerless and with headers.
 
     python benchmarks/decoding_levers.py MODEL_DIR DATA_DIR [DATA_DIR ...]
@@ -56,25 +56,33 @@ UNTIDY = mock.patch.object(decode, "tidy_mentions", lambda text, spans: list(spa
 UNBROKEN = mock.patch.object(decode, "section_breaks", lambda tags, newline, run_in: set())
 LINE_STARTS_ONLY = mock.patch.object(decode, "run_in_start", lambda text, offsets, token: False)
 AS_TAGGED = mock.patch.object(decode, "listed_allergens", lambda text, sections, entities: list(entities))
+NUMBERS_CUT = mock.patch.object(decode, "_decimal_point", lambda text, at: False)
+UNPAIRED = mock.patch.object(decode, "paired_pressures", lambda text, entities: list(entities))
+
+WHOLE_NUMBERS_LATER = [NUMBERS_CUT, UNPAIRED]
+"""The tenth row's steps, left out of the rows before it."""
 
 VARIANTS = {
     "argmax": [mock.patch.object(model_module, "word_bio",
                                  lambda log_probs, continues: log_probs.argmax(-1)),
-               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED],
+               mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED,
+               *WHOLE_NUMBERS_LATER],
     "+ valid BIO entities": [
         mock.patch.object(model_module, "word_bio",
                           lambda log_probs, continues: decode.valid_bio(log_probs, log_probs.argmax(-1))),
-        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED],
+        mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY, AS_TAGGED,
+        *WHOLE_NUMBERS_LATER],
     "+ whole-word entities": [mock.patch.object(decode.ChartDecoder, "spans", _argmax_spans), UNTIDY,
-                              AS_TAGGED],
+                              AS_TAGGED, *WHOLE_NUMBERS_LATER],
     "+ section runs": [mock.patch.object(decode, "whole_lines",
                                          lambda fields, newline, breaks=frozenset(): list(fields)),
-                       UNTIDY, UNBROKEN, AS_TAGGED],
-    "+ whole lines": [UNTIDY, UNBROKEN, AS_TAGGED],
-    "+ tidied mentions": [UNBROKEN, AS_TAGGED],
-    "+ sections split at line starts": [LINE_STARTS_ONLY, AS_TAGGED],
-    "+ listed drugs made allergens": [LINE_STARTS_ONLY],
-    "+ sections split inside a line": [],
+                       UNTIDY, UNBROKEN, AS_TAGGED, *WHOLE_NUMBERS_LATER],
+    "+ whole lines": [UNTIDY, UNBROKEN, AS_TAGGED, *WHOLE_NUMBERS_LATER],
+    "+ tidied mentions": [UNBROKEN, AS_TAGGED, *WHOLE_NUMBERS_LATER],
+    "+ sections split at line starts": [LINE_STARTS_ONLY, AS_TAGGED, *WHOLE_NUMBERS_LATER],
+    "+ listed drugs made allergens": [LINE_STARTS_ONLY, *WHOLE_NUMBERS_LATER],
+    "+ sections split inside a line": WHOLE_NUMBERS_LATER,
+    "+ whole numbers, paired pressures": [],
 }
 
 
