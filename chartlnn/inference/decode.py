@@ -205,23 +205,28 @@ def paired_pressures(text: str, entities: Sequence[FieldSpan]) -> list[FieldSpan
     reading, so a half the tagger found brings its other half (the tagger marked "60" of
     "148/60" and missed "148"), and a half that is no reading's ("age is 81"), or whose reading
     is not a pressure (systolic not above diastolic: "Flexion 60/60", a range of motion), is
-    dropped. Each reading's two spans take the confidence of the halves found in it."""
+    dropped. Each reading's two spans take the confidence of the halves found in it. Where the
+    other number is already another field's mention, the halves found stay as tagged: spans
+    never overlap."""
     readings = [m for m in BP_READING.finditer(text) if int(m.group(1)) > int(m.group(2))]
-    found: dict[int, list[float | None]] = {}
-    out = []
+    found: dict[int, list[FieldSpan]] = {}
+    out = [span for span in entities if span.field not in BLOOD_PRESSURE]
     for span in entities:
-        if span.field not in BLOOD_PRESSURE:
-            out.append(span)
+        if span.field in BLOOD_PRESSURE:
+            reading = next((i for i, m in enumerate(readings)
+                            if span.start < m.end() and m.start() < span.end), None)
+            if reading is not None:
+                found.setdefault(reading, []).append(span)
+    others = list(out)
+    for i, halves in found.items():
+        whole = [readings[i].span(group) for group in (1, 2)]
+        if any(o.start < end and start < o.end for start, end in whole for o in others):
+            out.extend(halves)
             continue
-        reading = next((i for i, m in enumerate(readings)
-                        if span.start < m.end() and m.start() < span.end), None)
-        if reading is not None:
-            found.setdefault(reading, []).append(span.confidence)
-    for i, confidences in found.items():
-        known = [c for c in confidences if c is not None]
+        known = [h.confidence for h in halves if h.confidence is not None]
         confidence = sum(known) / len(known) if known else None
-        out.extend(FieldSpan(*readings[i].span(group), field, confidence)
-                   for group, field in enumerate(BLOOD_PRESSURE, start=1))
+        out.extend(FieldSpan(start, end, field, confidence)
+                   for (start, end), field in zip(whole, BLOOD_PRESSURE))
     return sorted(out)
 
 

@@ -138,6 +138,8 @@ def test_decode_blood_pressure_halves_become_whole_readings():
         ("120", "bp_systolic", 0.7), ("80", "bp_diastolic", 0.7),
         ("Aspirin", "medication", 0.5)]
     assert paired_pressures(text, []) == []
+    taken = [at("60", "bp_diastolic", 0.8), at("148", "medication_dose", 0.6)]
+    assert paired_pressures(text, taken) == sorted(taken)  # the other number is another's: as tagged
 
 
 def test_decode_tidy_mentions_trims_separators_and_joins_hyphenated_names():
