@@ -23,6 +23,7 @@ import numpy as np
 
 from chartlnn import __version__
 from chartlnn.normalize import NORMALIZERS, normalize
+from chartlnn.preparing.merge import overlaps
 from chartlnn.tokenize import OUTSIDE, as_newlines, token_spans
 
 CHART_VERSION = "1"
@@ -122,14 +123,18 @@ def whole_words(text: str, spans: Sequence[FieldSpan]) -> list[FieldSpan]:
         floor = widened[-1].end if widened else 0
         ceiling = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
         start, end = span.start, span.end
-        while start > floor and (_decimal_point(text, start - 1) or text[start - 1].isalnum() and (
-                text[start].isalnum() or text[start] == "-" or _decimal_point(text, start))):
+        while start > floor and _in_word(text, start - 1) and (_in_word(text, start)
+                                                               or text[start] == "-"):
             start -= 1
-        while end < ceiling and (_decimal_point(text, end) or text[end].isalnum() and (
-                text[end - 1].isalnum() or _decimal_point(text, end - 1))):
+        while end < ceiling and _in_word(text, end) and _in_word(text, end - 1):
             end += 1
         widened.append(span._replace(start=start, end=end))
     return widened
+
+
+def _in_word(text: str, at: int) -> bool:
+    """Whether ``text[at]`` belongs to a word: a letter, a digit or a decimal point."""
+    return text[at].isalnum() or _decimal_point(text, at)
 
 
 def _decimal_point(text: str, at: int) -> bool:
@@ -208,26 +213,25 @@ def paired_pressures(text: str, entities: Sequence[FieldSpan]) -> list[FieldSpan
     dropped. Each reading's two spans take the confidence of the halves found in it. Where the
     other number is already another field's mention, the halves found stay as tagged: spans
     never overlap."""
-    readings = [m for m in BP_READING.finditer(text) if int(m.group(1)) > int(m.group(2))]
-    found: dict[int, list[FieldSpan]] = {}
     out = [span for span in entities if span.field not in BLOOD_PRESSURE]
-    for span in entities:
-        if span.field in BLOOD_PRESSURE:
-            reading = next((i for i, m in enumerate(readings)
-                            if span.start < m.end() and m.start() < span.end), None)
-            if reading is not None:
-                found.setdefault(reading, []).append(span)
-    others = list(out)
-    for i, halves in found.items():
-        whole = [readings[i].span(group) for group in (1, 2)]
-        if any(o.start < end and start < o.end for start, end in whole for o in others):
-            out.extend(halves)
-            continue
-        known = [h.confidence for h in halves if h.confidence is not None]
+    halves = [span for span in entities if span.field in BLOOD_PRESSURE]
+    readings = ([m for m in BP_READING.finditer(text) if int(m.group(1)) > int(m.group(2))]
+                if halves else [])
+    found: dict[int, list[FieldSpan]] = {}
+    for span in halves:
+        reading = next((i for i, m in enumerate(readings)
+                        if span.start < m.end() and m.start() < span.end), None)
+        if reading is not None:
+            found.setdefault(reading, []).append(span)
+    paired = []
+    for i, halves_found in found.items():
+        known = [h.confidence for h in halves_found if h.confidence is not None]
         confidence = sum(known) / len(known) if known else None
-        out.extend(FieldSpan(start, end, field, confidence)
-                   for (start, end), field in zip(whole, BLOOD_PRESSURE))
-    return sorted(out)
+        whole = [FieldSpan(*readings[i].span(group), field, confidence)
+                 for group, field in enumerate(BLOOD_PRESSURE, start=1)]
+        taken = any(overlaps(half, other) for half in whole for other in out)
+        paired.extend(halves_found if taken else whole)
+    return sorted(out + paired)
 
 
 def field_value(field: str, text: str) -> Any:

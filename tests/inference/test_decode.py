@@ -139,7 +139,8 @@ def test_decode_blood_pressure_halves_become_whole_readings():
         ("Aspirin", "medication", 0.5)]
     assert paired_pressures(text, []) == []
     taken = [at("60", "bp_diastolic", 0.8), at("148", "medication_dose", 0.6)]
-    assert paired_pressures(text, taken) == sorted(taken)  # the other number is another's: as tagged
+    # the other number of "148/60" is another field's mention: the halves stay as tagged
+    assert paired_pressures(text, taken) == sorted(taken)
 
 
 def test_decode_tidy_mentions_trims_separators_and_joins_hyphenated_names():
