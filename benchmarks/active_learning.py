@@ -37,6 +37,7 @@ from typing import Any
 
 ROUNDS = (10, 25, 50, 100, 200)
 HOSPITAL_TYPES = ("discharge_summary", "emergency")
+NAMES = {"entity": "entity", "pain": "pain_score", "section": "sections"}
 PAIN_FORMS = ("Pain {k}/10.", "Pain score {k}/10.", "Rates pain {k} out of 10.", "Pain: {k}/10.")
 
 
@@ -177,6 +178,9 @@ def main() -> int:
     parser.add_argument("--replay", type=int, default=0,
                         help="mix this many of the base's MTSamples train notes (silver) into every "
                              "fine-tune, so it does not forget them (needs --mtsamples)")
+    parser.add_argument("--selections", default="random,uncertainty",
+                        help="which selections to run (comma-separated): one per process puts each "
+                             "on its own core")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a fine-tuning setting over configs/train/finetune.yaml, as "
                              "`chartlnn train --set`")
@@ -195,6 +199,9 @@ def main() -> int:
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     rounds = [int(n) for n in args.rounds.split(",")]
+    selections = args.selections.split(",")
+    if not set(selections) <= {"random", "uncertainty"}:
+        parser.error("--selections takes random and/or uncertainty")
     notes = hospital_notes(args.pool + args.test, seed=77, house=args.house)
     pool, held_out = notes[:args.pool], notes[args.pool:]
     pool_file = args.out / "pool.jsonl"
@@ -221,30 +228,29 @@ def main() -> int:
           f"{base['entity']:.1f}, pain_score {base['pain']:.1f}, sections {base['section']:.1f}",
           flush=True)
     table = {}
-    for select in ("random", "uncertainty"):
+    for select in selections:
         for seed in range(1, args.seeds + 1):
             table[select, seed] = chain(select, seed, args.base, pool_file,
                                         {n["id"]: n for n in pool}, schema, test,
                                         args.out / f"{select}-{seed}", rounds, replay,
                                         prepare_config, finetune_config)
 
-    print("\n| reviewed | random entity | uncertainty entity | random pain_score | "
-          "uncertainty pain_score | random sections | uncertainty sections |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| 0 | {base['entity']:.1f} | {base['entity']:.1f} | {base['pain']:.1f} | "
-          f"{base['pain']:.1f} | {base['section']:.1f} | {base['section']:.1f} |")
+    columns = [(metric, select) for metric in ("entity", "pain", "section") for select in selections]
+    print("\n| reviewed | " + " | ".join(f"{select} {NAMES[metric]}" for metric, select in columns)
+          + " |")
+    print("|---:|" + "---:|" * len(columns))
+    print("| 0 | " + " | ".join(f"{base[metric]:.1f}" for metric, _ in columns) + " |")
     for n in rounds:
         cells = []
-        for metric in ("entity", "pain", "section"):
-            for select in ("random", "uncertainty"):
-                values = [table[select, s][n][metric] for s in range(1, args.seeds + 1)]
-                spread = statistics.stdev(values) if len(values) > 1 else 0.0
-                cells.append(f"{statistics.mean(values):.1f} ± {spread:.1f}")
+        for metric, select in columns:
+            values = [table[select, s][n][metric] for s in range(1, args.seeds + 1)]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):.1f} ± {spread:.1f}")
         print(f"| {n} | " + " | ".join(cells) + " |")
     if args.mtsamples and 100 in rounds:
         before = scores(args.base, args.mtsamples, "test")
         after = [scores(args.out / f"{select}-{s}" / "model-100", args.mtsamples, "test")["entity"]
-                 for select in ("random", "uncertainty") for s in range(1, args.seeds + 1)]
+                 for select in selections for s in range(1, args.seeds + 1)]
         print(f"\nMTSamples test entity value F1 (silver, headerless): base {before['entity']:.1f}; "
               f"after 100 reviewed notes {statistics.mean(after):.1f} "
               f"(min {min(after):.1f}, max {max(after):.1f})")
