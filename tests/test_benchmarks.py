@@ -52,6 +52,14 @@ def test_character_variants_prints_every_rewrite_in_both_views(liquid_model, dat
         assert f"| {rewrite} | headerless |" in out and f"| {rewrite} | with headers |" in out
 
 
+def test_uncertainty_measures_ranks_the_pool_under_every_measure(liquid_model):
+    out = _run("uncertainty_measures.py", liquid_model, "--pool", 12, "--test", 2)
+    for measure in ("random (expected)", "mean over every token (before)",
+                    "5 least-sure tokens per head (shipped)", "note length (tokens)"):
+        assert f"| {measure} | " in out, out[-1000:]
+    assert "12 pool notes (uk house style)" in out
+
+
 @pytest.mark.parametrize("script, reads_data, expected", [
     ("learning_curve.py", False, ["| epoch | minutes | field F1", "best field F1"]),
     ("int8_check.py", True, ["fp32: entity value F1", "int8 (dynamic, linear layers): entity value F1"]),

@@ -4,14 +4,16 @@
 1 − the mean probability of the chosen tag at the head's ``LEAST_SURE_TOKENS`` least-sure tokens.
 Why this one: a note is worth a reviewer's time when it holds a mention or a boundary the model
 is unsure of, and those are a handful of tokens among hundreds it is sure of (most are "O" or
-deep inside a section); a mean over every token drowns them, and it mostly ranked notes by their
-section boundaries. Picking a few least-sure tokens per head keeps one doubtful mention from being
-outvoted, is defined for a note with no spans (a mention the model was unsure enough to miss still
-counts), and does not grow with a note's length. Measured on 500 notes of a new house style
-(benchmarks/active_learning.py's pool; the default model fine-tuned on 50 of them): its 100
-least-sure notes held 202 of the pool's 531 entity errors, against 134 for the mean over every
-token and about 106 for a random 100. It uses what ``ChartModel.tag`` returns per token (the chosen tag's
-probability; margins and entropy would need every tag's probability).
+deep inside a section); a mean over every token drowns them. Picking a few least-sure tokens per
+head keeps one doubtful mention from being outvoted, is defined for a note with no spans (a
+mention the model was unsure enough to miss still counts), and does not grow with a note's
+length. Measured (``benchmarks/uncertainty_measures.py``: 500 notes of a house style new to the
+parent model, fine-tuned on 50 of them): the 100 least-sure notes hold 148 of the pool's 428
+entity errors, against 96 under the mean over every token and 86 for a random 100; that mean
+finds more of the section errors (25.0k of 36.0k characters against 14.9k; random 7.2k), which
+sit in a few notes wholly misread, and which any reviewed notes of the style teach quickly.
+It uses what ``ChartModel.tag`` returns per token (the chosen tag's probability; margins and
+entropy would need every tag's probability).
 """
 
 from __future__ import annotations
