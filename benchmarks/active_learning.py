@@ -1,8 +1,9 @@
 """The review loop, simulated: how much a hospital's reviewed notes are worth, picked at random or
 least-sure first, on a note style the base model never trained on and a field it never knew.
 
-    .venv/bin/python benchmarks/active_learning.py --base runs/d6/native \
-        --mtsamples runs/d6/data --out runs/al --replay 100    # about half an hour on one core
+    .venv/bin/python benchmarks/active_learning.py --base runs/d14/base \
+        --mtsamples runs/d6/data --out runs/al-random --replay 100 --rounds 50,100,200 \
+        --selections random    # 53 minutes on one core; uncertainty in a second process
 
 The hospital: synthetic discharge summaries and emergency notes (note types the MTSamples
 default model held out for its style-shift split, and whose synthetic copies it never trained
