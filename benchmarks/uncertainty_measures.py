@@ -24,13 +24,10 @@ from active_learning import hospital_notes
 SIZES = (25, 50, 100)
 
 
-def _least_sure(probs: np.ndarray, k: int = 5) -> float:
-    return float(1.0 - np.sort(probs.astype(np.float64))[:k].mean()) if probs.size else 0.0
-
-
 def measures() -> dict[str, Callable]:
     """Each measure: (section probabilities, entity probabilities) → uncertainty."""
-    from chartlnn.annotating.select import uncertainty
+    from chartlnn.annotating.select import LEAST_SURE_TOKENS as K
+    from chartlnn.annotating.select import least_sure, uncertainty
     from chartlnn.inference.decode import Tagged
 
     def every_token(s, e):
@@ -44,9 +41,9 @@ def measures() -> dict[str, Callable]:
                                   0, 1.0))
 
     return {"mean over every token (before)": every_token, "mean -log p over every token": mnlp,
-            "5 least-sure tokens per head (shipped)": shipped,
-            "5 least-sure entity tokens": lambda s, e: _least_sure(e),
-            "5 least-sure section tokens": lambda s, e: _least_sure(s),
+            f"{K} least-sure tokens per head (shipped)": shipped,
+            f"{K} least-sure entity tokens": lambda s, e: least_sure(e) if e.size else 0.0,
+            f"{K} least-sure section tokens": lambda s, e: least_sure(s) if s.size else 0.0,
             "note length (tokens)": lambda s, e: float(len(e))}
 
 

@@ -48,14 +48,16 @@ class Charted(NamedTuple):
 
 def uncertainty(tagged: Tagged) -> float:
     """The stated measure (module docstring); 0.0 for a note with no tokens."""
-    heads = [1.0 - _least(probs.astype(np.float64), LEAST_SURE_TOKENS).mean()
-             for probs in (tagged.section_prob, tagged.entity_prob) if probs.size]
+    heads = [least_sure(probs) for probs in (tagged.section_prob, tagged.entity_prob) if probs.size]
     return float(np.mean(heads)) if heads else 0.0
 
 
-def _least(values: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` smallest values (all of them when there are no more than ``k``), unordered."""
-    return values if values.size <= k else np.partition(values, k - 1)[:k]
+def least_sure(probs: np.ndarray, k: int = LEAST_SURE_TOKENS) -> float:
+    """One head's part of the measure: 1 − the mean chosen-tag probability at its ``k``
+    least-sure tokens (all of them when there are no more than ``k``)."""
+    probs = probs.astype(np.float64)
+    least = probs if probs.size <= k else np.partition(probs, k - 1)[:k]
+    return float(1.0 - least.mean())
 
 
 def most_uncertain(charted: Iterable[Charted], n: int | None) -> list[Charted]:
