@@ -40,7 +40,8 @@ def test_decoding_levers_prints_every_variant_in_both_views(liquid_model, datase
     out = _run("decoding_levers.py", liquid_model, dataset)
     for variant in ("argmax", "+ valid BIO entities", "+ whole-word entities", "+ section runs",
                     "+ whole lines", "+ tidied mentions", "+ sections split at line starts",
-                    "+ listed drugs made allergens", "+ sections split inside a line"):
+                    "+ listed drugs made allergens", "+ sections split inside a line",
+                    "+ whole numbers, paired pressures"):
         assert f"| {variant} | headerless |" in out and f"| {variant} | with headers |" in out
 
 
