@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chartlnn.kernels.scan_library import TIME_FLOOR, split_rows
+from chartlnn.openblas import fill_packing_buffers
 
 LAYER_NORM_EPS = 1e-5
 
@@ -83,6 +84,7 @@ class NumpyTagger:
     def __init__(self, weights: dict[str, np.ndarray], model: dict[str, Any],
                  library: ctypes.CDLL, threads: int = 1) -> None:
         self.lib, self.threads = library, threads
+        self.filled_for: int | None = None  # the thread count the BLAS buffers were filled at
         self.embed = weights["embed.weight"]
         self.pieces = None  # (V, C): each vocabulary piece's summed n-gram vectors
         if model.get("char_buckets", 0):
@@ -112,6 +114,9 @@ class NumpyTagger:
         self.heads = {name: linear(f"{name}_head") for name in ("section", "entity", "note_type")}
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        if self.filled_for != self.threads:  # threads may have changed since: see use_threads
+            fill_packing_buffers()
+            self.filled_for = self.threads
         batch, steps = ids.shape
         x = self.embed[ids].reshape(batch * steps, -1)  # (N, C), N = B * T
         if self.pieces is not None:

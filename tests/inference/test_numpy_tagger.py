@@ -57,6 +57,21 @@ def test_numpy_tagger_equals_the_torch_tagger(model):
 
 
 @needs_compiler
+def test_numpy_tagger_fills_the_blas_buffers_before_its_first_batch_at_each_thread_count():
+    tagger, config = _tagger()
+    numpy_tagger = NumpyTagger({name: value.numpy() for name, value in tagger.state_dict().items()},
+                               config, library())
+    assert numpy_tagger.filled_for is None  # loading a model runs no product
+    first = numpy_tagger(*_batch([9, 4]))
+    assert numpy_tagger.filled_for == 1
+    numpy_tagger.threads = 2  # as ChartModel.use_threads sets it
+    again = numpy_tagger(*_batch([9, 4]))
+    assert numpy_tagger.filled_for == 2
+    for name in first:
+        assert np.array_equal(first[name], again[name])
+
+
+@needs_compiler
 def test_numpy_tagger_splits_a_batch_over_threads_with_the_same_result():
     tagger, config = _tagger(char_buckets=64)
     weights = {name: value.numpy() for name, value in tagger.state_dict().items()}
