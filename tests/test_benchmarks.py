@@ -53,6 +53,12 @@ def test_character_variants_prints_every_rewrite_in_both_views(liquid_model, dat
         assert f"| {rewrite} | headerless |" in out and f"| {rewrite} | with headers |" in out
 
 
+def test_blas_buffers_times_every_encoder_product_cold_and_filled():
+    out = _run("blas_buffers.py", "--rows", 64)
+    for product in ("64 × 128 by 128 × 256", "64 × 256 by 256 × 128", "64 × 128 by 128 × 128"):
+        assert f"| {product} | " in out, out
+
+
 def test_uncertainty_measures_ranks_the_pool_under_every_measure(liquid_model):
     out = _run("uncertainty_measures.py", liquid_model, "--pool", 12, "--test", 2)
     for measure in ("random (expected)", "mean over every token (before)",
