@@ -124,11 +124,11 @@ class Charter:
         return Outcome(index, json_line(chart), bundle, None)
 
 
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library is another."""
+@lru_cache(maxsize=None)
+def _glibc(name: str) -> Callable[..., int] | None:
+    """glibc's function ``name`` (malloc_trim, mallopt), or None where the C library is another."""
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL("libc.so.6"), name)
     except (OSError, AttributeError):  # not glibc
         return None
 
@@ -149,9 +149,8 @@ def keep_blocks_in_the_heap() -> bool:
     2-core AMD EPYC box (`benchmarks/chart_speed.py`, 2 workers, best of 2 rounds): 102.5
     charts/s against 81.0 for the default model and 77.9 against 54.5 for transformer-tiny; peak
     RSS 147 and 149 MiB against 140 and 147 after 1,000 and 10,000 notes."""
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO) and mallopt(M_TRIM_THRESHOLD,
                                                                         TRIM_ABOVE))
@@ -163,7 +162,7 @@ def _release_freed_memory() -> None:
     the input (1.05 GiB after 1,000 MTSamples notes, 2.0 GiB after 10,000; trimming every 1,000
     notes, 1.04 and 1.38). Trimmed after every window: 0.85, 0.90 and 0.92 GiB after 1,000,
     10,000 and 30,000 notes (benchmarks/chart_speed.py), for about 12% of the speed."""
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 

@@ -1,12 +1,13 @@
 """A chart worker keeps its arrays' memory in glibc's heap between batches (see
 chartlnn.charting.worker.keep_blocks_in_the_heap), in a process of its own as each worker is."""
 
+import platform
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 
 FAULTS_OF_A_BATCH = """
 import resource, sys
