@@ -5,6 +5,7 @@ README, measured on real data)."""
 import importlib.util
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,16 @@ def _run(script: str, *args) -> str:
     return done.stdout
 
 
+def _load_benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_encoder_speed_builds_and_runs_every_model_as_shipped():
-    spec = importlib.util.spec_from_file_location("encoder_speed", BENCHMARKS / "encoder_speed.py")
-    encoder_speed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(encoder_speed)
+    encoder_speed = _load_benchmark("encoder_speed")
     ids = torch.randint(0, encoder_speed.VOCAB, (2, 40))
     mask = torch.ones(2, 40, dtype=torch.bool)
     for name in encoder_speed.MODELS:
@@ -59,6 +66,36 @@ def test_blas_buffers_times_every_encoder_product_cold_and_filled():
         assert f"| {product} | " in out, out
 
 
+def test_teacher_disagreement_credits_each_side_with_what_gold_confirms():
+    teacher_disagreement = _load_benchmark("teacher_disagreement")
+    values = teacher_disagreement.EntityTally()
+    gold = Counter({("medication", "a"): 1, ("medication", "b"): 1, ("age", "40"): 1})
+    model = Counter({("medication", "a"): 2, ("medication", "c"): 1, ("age", "40"): 1})
+    teacher = Counter({("medication", "b"): 1, ("age", "40"): 1})
+    values.add_note(gold, model, teacher)
+    med = values.per_field["medication"]
+    # only the model: a twice (gold has one) and c; only the teacher: b, which gold has
+    assert (med.model_only, med.model_only_right) == (3, 1)
+    assert (med.teacher_only, med.teacher_only_right) == (1, 1)
+    assert (med.model_right, med.teacher_right, med.agree) == (1, 1, 0)
+    assert (values.total.gold, values.total.model, values.total.agree) == (3, 4, 1)
+
+    sections = teacher_disagreement.SectionTally()
+    sections.add_note(gold=["plan", "plan", "", "hpi"], model=["plan", "plan", "plan", "plan"],
+                      teacher=["", "plan", "", "hpi"])
+    assert sections.disagreements() == (1, 2, 0)  # token 1 the model's, tokens 3 and 4 the teacher's
+    # plan: the model 4 tokens (2 right by gold), the teacher 1 (right), gold 2
+    assert [round(x, 1) for x in sections.f1s("plan")] == [66.7, 66.7, 40.0]
+    assert [round(x, 1) for x in sections.f1s(None)] == [57.1, 80.0, 33.3]
+
+
+def test_teacher_disagreement_prints_both_views(liquid_model, dataset):
+    out = _run("teacher_disagreement.py", liquid_model, dataset)
+    for view in ("headerless", "with headers"):
+        assert f"## {view}: entity values" in out and f"## {view}: section tokens" in out
+    assert out.count("| **all fields** |") == 4, out[-1000:]
+
+
 def test_uncertainty_measures_ranks_the_pool_under_every_measure(liquid_model):
     out = _run("uncertainty_measures.py", liquid_model, "--pool", 12, "--test", 2)
     for measure in ("random (expected)", "mean over every token (before)",
@@ -77,9 +114,7 @@ def test_model_benchmarks_run_on_a_small_model(script, reads_data, expected, liq
 
 
 def test_learning_curve_counts_a_pretrained_models_minutes_from_its_pretraining(tmp_path):
-    spec = importlib.util.spec_from_file_location("learning_curve", BENCHMARKS / "learning_curve.py")
-    learning_curve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(learning_curve)
+    learning_curve = _load_benchmark("learning_curve")
     pretrained, tuned, trained = tmp_path / "pre", tmp_path / "tuned", tmp_path / "trained"
     for directory in (pretrained, tuned, trained):
         directory.mkdir()

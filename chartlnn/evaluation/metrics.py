@@ -50,11 +50,16 @@ def _counts(tp: Counter, fp: Counter, fn: Counter) -> dict[str, list[int]]:
     return {f: [tp[f], fp[f], fn[f]] for f in sorted(set(tp) | set(fp) | set(fn))}
 
 
+def value_bag(mentions: Iterable[tuple[str, object]]) -> Counter:
+    """One note's ``(field, value)`` pairs as the multiset values are compared in: numbers as
+    floats, dicts by their sorted keys; mentions with no readable value left out."""
+    return Counter((f, _value_key(v)) for f, v in mentions if v is not None)
+
+
 def value_counts(gold: Iterable[tuple[str, object]], pred: Iterable[tuple[str, object]]
                  ) -> dict[str, list[int]]:
     """Per-field [tp, fp, fn] of normalized ``(field, value)`` pairs of one note (multisets)."""
-    gold_bag = Counter((f, _value_key(v)) for f, v in gold if v is not None)
-    pred_bag = Counter((f, _value_key(v)) for f, v in pred if v is not None)
+    gold_bag, pred_bag = value_bag(gold), value_bag(pred)
     both = gold_bag & pred_bag
     tp, fp, fn = Counter(), Counter(), Counter()
     for bag, counter in ((both, tp), (pred_bag - both, fp), (gold_bag - both, fn)):
