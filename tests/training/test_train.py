@@ -182,6 +182,24 @@ def test_train_reads_notes_with_headers_at_the_kept_rate(dataset):
         load_config(TrainConfig, overrides={"headers_kept_rate": 1.5})
 
 
+def test_loaders_read_only_the_columns_collate_reads_and_batch_as_from_whole_rows(dataset):
+    from chartlnn.preparing.dataset import load_prepared
+    from chartlnn.training.datamodule import COLLATE_COLUMNS, TaggingDataModule, collate
+
+    module = TaggingDataModule(dataset, batch_size=4, headers_kept_rate=0.5,
+                               headers_partial_rate=0.5, section_swap=0.5, case_swap=0.5)
+    module.setup()
+    train, validation = module.train_dataloader(), module.val_dataloader()
+    for loader in (train, validation):
+        assert set(loader.dataset.column_names) <= set(COLLATE_COLUMNS)
+    assert next(iter(train))["input_ids"].shape[0] == 4  # every rewrite finds what it reads
+    whole = load_prepared(dataset).splits["validation"]
+    first = next(iter(validation.batch_sampler))
+    expected = collate([whole[i] for i in first])
+    got = next(iter(validation))
+    assert all(torch.equal(got[key], expected[key]) for key in expected)
+
+
 def test_a_note_without_all_its_headers_is_its_input_view_and_without_some_lies_between(dataset):
     from chartlnn.preparing.dataset import load_prepared
     from chartlnn.training.datamodule import collate, without_some_headers
