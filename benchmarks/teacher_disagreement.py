@@ -156,27 +156,28 @@ def tally(model_system, teacher_system, split, schema, views) -> dict[str, tuple
     give back)."""
     labeler = NoteLabeler(schema)
     ids = list(split["id"])
+    examples = [split[i] for i in range(len(split))]
     teacher_charts = teacher_system.chart_many(list(split[VIEWS["full"]]), ids)
+    taught_by_view = [teacher_sections(labeler, example) for example in examples]
     out = {}
     for view in views:
         texts = split[VIEWS[view]]
+        names = split.features[f"{view}_section_tags"].feature.names
         model_charts = model_system.chart_many(list(texts), ids)
         entities, sections, unmatched = EntityTally(), SectionTally(), 0
-        for i, (chart, taught) in enumerate(zip(model_charts, teacher_charts)):
-            example = split[i]
-            gold = gold_entities(texts[i], example[f"{view}_spans"], schema.entities)
+        for example, text, chart, taught, taught_sections in zip(
+                examples, texts, model_charts, teacher_charts, (t[view] for t in taught_by_view)):
+            gold = gold_entities(text, example[f"{view}_spans"], schema.entities)
             entities.add_note(*(value_bag(pairs) for pairs in (
                 [(f, v) for _, _, f, v in gold],
                 [(f, m["value"]) for f, ms in chart["entities"].items() for m in ms],
                 [(f, m["value"]) for f, ms in taught["entities"].items() for m in ms])))
-            taught_sections = teacher_sections(labeler, example)[view]
             if taught_sections is None:
                 unmatched += 1
                 continue
             offsets = [tuple(o) for o in example[f"{view}_offsets"]]
             predicted = [Span(s["start"], s["end"], f) for f, spans in chart["sections"].items()
                          for s in spans]
-            names = split.features[f"{view}_section_tags"].feature.names
             sections.add_note(_fields([names[t] for t in example[f"{view}_section_tags"]]),
                               _fields(spans_to_tags(offsets, predicted)),
                               _fields(spans_to_tags(offsets, taught_sections)))
