@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/encoder_speed.py           # a few minutes on 2 cores
     .venv/bin/python benchmarks/encoder_speed.py --quick   # fewer repeats
+    .venv/bin/python benchmarks/encoder_speed.py --threads 1   # per core, as `chart`'s workers run
 
 Each model is configs/model/<name>.yaml behind an 8000 × d_model embedding, with the character
 n-gram table when the YAML has one (indexed from a made-up vocabulary where two pieces in three
-continue a word), as the product builds it; the tagging heads are negligible. fp32, 2 threads.
+continue a word), as the product builds it; the tagging heads are negligible. fp32, 2 threads
+(``--threads``).
 Inference runs under torch.inference_mode() on full-length notes, warmed up, the models
 alternating round by round, and reports the median round. Training (forward + backward + AdamW
 step, with a linear tag head and cross-entropy) and peak memory run in a fresh process per model
@@ -53,7 +55,7 @@ from chartlnn.models.tagger import Tagger
 CONFIGS = shipped_config("model").parent
 MODELS = ("liquid-small", "cfc-small", "transformer-small")
 VOCAB = 8000
-THREADS = 2
+DEFAULT_THREADS = 2
 SHAPES = ((16, 512), (16, 2048), (2, 8192), (1, 2048))
 """(batch, note length) for inference; 8192 runs at batch 2, and 2048 also at batch 1."""
 TRAIN_SHAPE = (16, 512)
@@ -80,7 +82,7 @@ class Embedded(nn.Module):
 NUMPY = "liquid-small (numpy)"
 
 
-def _numpy_runtime(name: str):
+def _numpy_runtime(name: str, threads: int):
     """The model as the numpy runtime runs it, from a Tagger of the same config (random weights),
     taking the torch batches this script makes; None where the compiled loop does not build."""
     if library() is None:
@@ -89,13 +91,13 @@ def _numpy_runtime(name: str):
 
     from chartlnn.inference.numpy_tagger import NumpyTagger
 
-    threadpool_limits(THREADS, user_api="blas")
+    threadpool_limits(threads, user_api="blas")
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     tagger = Tagger(VOCAB, N_TAGS, N_TAGS, 4, config)
     if tagger.char_embed is not None:
         tagger.char_embed.index([("##" if i % 3 else "") + f"w{i}" for i in range(VOCAB)])
     weights = {key: value.numpy() for key, value in tagger.state_dict().items()}
-    forward = NumpyTagger(weights, config, library(), threads=THREADS)
+    forward = NumpyTagger(weights, config, library(), threads=threads)
     return lambda ids, mask: forward(ids.numpy(), mask.numpy())
 
 
@@ -108,9 +110,9 @@ def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _train(name: str, steps: int) -> tuple[float, float]:
+def _train(name: str, steps: int, threads: int) -> tuple[float, float]:
     """In a fresh process: training tokens/s (median step) and peak memory growth in MiB."""
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = Embedded(name).train()
     head = nn.Linear(model.embed.embedding_dim, N_TAGS)
@@ -129,9 +131,9 @@ def _train(name: str, steps: int) -> tuple[float, float]:
     return ids.numel() / statistics.median(times[1:]), _max_rss_mib() - before
 
 
-def _infer_memory(name: str) -> float:
+def _infer_memory(name: str, threads: int) -> float:
     """In a fresh process: peak memory growth (MiB) of one inference pass at MEMORY_SHAPE."""
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     model = Embedded(name).eval()
     ids, mask = _batch(*MEMORY_SHAPE)
     before = _max_rss_mib()
@@ -166,26 +168,29 @@ def _inference_rates(models: dict[str, nn.Module], rounds: int) -> dict[tuple[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 inference rounds and 2 training steps")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="threads for torch and BLAS, the peak measured at the same count")
     args = parser.parse_args()
     rounds, steps = (3, 2) if args.quick else (9, 6)
-    torch.set_num_threads(THREADS)
+    threads = args.threads
+    torch.set_num_threads(threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {THREADS} threads, fp32; load average at start "
+          f"torch {torch.__version__}, {threads} threads, fp32; load average at start "
           f"{os.getloadavg()[0]:.2f}")
     started = time.perf_counter()
 
     # The fresh processes go first: a child starts from its parent's ru_maxrss, so the parent must
     # not have grown yet.
     with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-        train = {name: pool.apply(_train, (name, steps)) for name in MODELS}
-        memory = {name: pool.apply(_infer_memory, (name,)) for name in MODELS}
+        train = {name: pool.apply(_train, (name, steps, threads)) for name in MODELS}
+        memory = {name: pool.apply(_infer_memory, (name, threads)) for name in MODELS}
     torch.manual_seed(0)
     models = {name: Embedded(name).eval() for name in MODELS}
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
     encoder_params = {name: sum(p.numel() for p in m.encoder.parameters())
                       for name, m in models.items()}
     flops_per_token = {name: forward_flops(m, 2048)["total"] / 2048 for name, m in models.items()}
-    numpy_runtime = _numpy_runtime("liquid-small")
+    numpy_runtime = _numpy_runtime("liquid-small", threads)
     if numpy_runtime is not None:
         models[NUMPY] = numpy_runtime
         params[NUMPY], encoder_params[NUMPY] = params["liquid-small"], encoder_params["liquid-small"]
@@ -204,7 +209,7 @@ def main() -> None:
     print("(params: embedding + encoder; 8192/512: per-token cost at 8192 tokens over that at 512)")
 
     print(f"\nFLOP/s against this CPU's measured fp32 peak ({peak / 1e9:.1f} GFLOP/s, "
-          f"{PEAK_SIZE} x {PEAK_SIZE} matrix product, {THREADS} threads):")
+          f"{PEAK_SIZE} x {PEAK_SIZE} matrix product, {threads} threads):")
     print(f"{'model':<21} {'MFLOP/token':>11} " + " ".join(f"{f'{b}x{t}':>9}" for b, t in SHAPES))
     for name in models:
         fractions = (flops_per_token[name] * rates[(name, shape)] / peak for shape in SHAPES)
