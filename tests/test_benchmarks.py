@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -125,3 +126,37 @@ def test_learning_curve_counts_a_pretrained_models_minutes_from_its_pretraining(
     assert learning_curve.pretraining_minutes(tuned) == 15.0
     assert learning_curve.pretraining_minutes(trained) == 0.0  # a fine-tune of a tagger
     assert learning_curve.pretraining_minutes(pretrained) == 0.0
+
+
+def test_entity_prior_leaning_on_the_tag_weights_flips_a_close_call(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # it imports a script beside it
+    entity_prior = _load_benchmark("entity_prior")
+    log_probs = np.log(np.array([[0.45, 0.40, 0.15]]))  # O, B-drug, I-drug: O just wins
+    log_weights = np.log(np.array([1.0, 4.0, 4.0]))
+    continues = np.array([False])
+    assert entity_prior.shifted_word_bio(0.0, log_weights)(log_probs, continues).tolist() == [0]
+    assert entity_prior.shifted_word_bio(-1.0, log_weights)(log_probs, continues).tolist() == [1]
+    assert entity_prior.shifted_word_bio(1.0, log_weights)(log_probs, continues).tolist() == [0]
+
+
+def test_entity_prior_prints_a_row_per_alpha_in_both_views(liquid_model, dataset):
+    out = _run("entity_prior.py", liquid_model, dataset, "--alphas=-1,0,1")
+    for alpha in ("-1", "0", "1"):
+        assert f"| {alpha} | headerless |" in out and f"| {alpha} | with headers |" in out
+
+
+def test_weight_average_of_a_model_with_itself_charts_as_the_model(liquid_model, tmp_path):
+    from chartlnn.inference.model import load
+
+    weight_average = _load_benchmark("weight_average")
+    weight_average.average([liquid_model, liquid_model], tmp_path / "soup")
+    text = "Chief complaint: cough.\nMedications: lisinopril 10 mg p.o. daily.\nBP 128/82."
+    soup, original = load(tmp_path / "soup").chart(text), load(liquid_model).chart(text)
+    assert (soup["entities"], soup["sections"]) == (original["entities"], original["sections"])
+
+
+def test_weight_average_refuses_models_of_another_network(liquid_model, transformer_model, tmp_path):
+    weight_average = _load_benchmark("weight_average")
+    with pytest.raises(SystemExit, match="not the same network"):
+        weight_average.average([liquid_model, transformer_model], tmp_path / "soup")
+    assert not (tmp_path / "soup").exists()
