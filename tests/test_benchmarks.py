@@ -155,7 +155,8 @@ def test_weight_average_of_a_model_with_itself_charts_as_the_model(liquid_model,
     assert (soup["entities"], soup["sections"]) == (original["entities"], original["sections"])
 
 
-def test_weight_average_refuses_models_of_another_network(liquid_model, transformer_model, tmp_path):
+def test_weight_average_refuses_models_of_another_network(liquid_model, transformer_model,
+                                                          tmp_path):
     weight_average = _load_benchmark("weight_average")
     with pytest.raises(SystemExit, match="not the same network"):
         weight_average.average([liquid_model, transformer_model], tmp_path / "soup")
