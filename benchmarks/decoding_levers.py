@@ -108,7 +108,8 @@ def print_tables(data_dirs: Sequence[Path], column: str,
 
 
 @contextmanager
-def _patched(patches: Sequence[Any], system: System) -> Iterator[System]:
+def patched(patches: Sequence[Any], system: System) -> Iterator[System]:
+    """``system``, with ``patches`` in force while it is used (a row of :func:`print_tables`)."""
     with ExitStack() as stack:
         for patch in patches:
             stack.enter_context(patch)
@@ -129,7 +130,7 @@ def main() -> None:
     model_dir, data_dirs = model_and_data(__doc__)
     chart_model = load(model_dir)
     print_tables(data_dirs, "decoding", {
-        variant: partial(_patched, patches,
+        variant: partial(patched, patches,
                          System(variant, str(model_dir), chart_model.chart_many, chart_model))
         for variant, patches in VARIANTS.items()})
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from unittest import mock
@@ -35,7 +34,7 @@ from chartlnn.inference import model as model_module
 from chartlnn.inference.model import load
 from chartlnn.preparing.dataset import load_prepared
 from chartlnn.training.train import entity_tag_weights
-from decoding_levers import print_tables  # a script beside this one
+from decoding_levers import patched, print_tables  # a script beside this one
 
 METRICS = (("entity_value", "entity value"), ("entity_span_strict", "entity span"))
 
@@ -58,12 +57,6 @@ def shifted_word_bio(alpha: float, log_weights: np.ndarray) -> Callable:
     return lambda log_probs, continues: word_bio(log_probs - alpha * log_weights, continues)
 
 
-@contextmanager
-def _decoding_with(alpha: float, log_weights: np.ndarray, system: System) -> Iterator[System]:
-    with mock.patch.object(model_module, "word_bio", shifted_word_bio(alpha, log_weights)):
-        yield system
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -78,7 +71,8 @@ def main() -> None:
     system = System(args.model.name, str(args.model), chart_model.chart_many, chart_model)
     rows = {}
     for alpha in (float(a) for a in args.alphas.split(",")):
-        rows[f"{alpha:g}"] = partial(_decoding_with, alpha, log_weights, system)
+        shifted = mock.patch.object(model_module, "word_bio", shifted_word_bio(alpha, log_weights))
+        rows[f"{alpha:g}"] = partial(patched, [shifted], system)
     print_tables(args.data, "alpha", rows, METRICS)
 
 
