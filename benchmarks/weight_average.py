@@ -21,12 +21,18 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from chartlnn.inference.model import MODEL_FILES
+
 SHARED = ("model", "labels", "vocab_size")
 """config.yaml keys the averaged models must agree on."""
 
 
 def average(models: list[Path], out: Path) -> None:
     first = models[0]
+    for model in models:
+        missing = [name for name in MODEL_FILES if not (model / name).is_file()]
+        if missing:
+            sys.exit(f"{model}: not a model directory (missing {', '.join(missing)})")
     configs = [yaml.safe_load((m / "config.yaml").read_text(encoding="utf-8")) for m in models]
     tokenizers = [(m / "tokenizer.json").read_bytes() for m in models]
     for model, config, tokenizer in zip(models[1:], configs[1:], tokenizers[1:]):

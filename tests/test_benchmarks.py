@@ -160,4 +160,6 @@ def test_weight_average_refuses_models_of_another_network(liquid_model, transfor
     weight_average = _load_benchmark("weight_average")
     with pytest.raises(SystemExit, match="not the same network"):
         weight_average.average([liquid_model, transformer_model], tmp_path / "soup")
+    with pytest.raises(SystemExit, match="not a model directory"):
+        weight_average.average([liquid_model, tmp_path], tmp_path / "soup")
     assert not (tmp_path / "soup").exists()
