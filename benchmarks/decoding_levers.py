@@ -24,6 +24,7 @@ test split is scored (e.g. MTSamples silver labels, and the gold set prepared wi
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import partial
@@ -88,13 +89,15 @@ VARIANTS = {
 
 def print_tables(data_dirs: Sequence[Path], column: str,
                  rows: dict[str, Callable[[], AbstractContextManager[System]]],
-                 metrics: Sequence[tuple[str, str]] = METRICS) -> None:
-    """For each prepared dataset, its gold split (when it has one, as `evaluate` chooses) or its
-    test split scored headerless and with headers by each row's system (entered for its rows
-    only), one markdown table per dataset."""
+                 metrics: Sequence[tuple[str, str]] = METRICS, split: str | None = None) -> None:
+    """For each prepared dataset, ``split`` or else its gold split (when it has one, as `evaluate`
+    chooses) or its test split, scored headerless and with headers by each row's system (entered
+    for its rows only), one markdown table per dataset."""
     for data in data_dirs:
         prepared = load_prepared(data)
-        split_name = "gold" if len(prepared.splits.get("gold", [])) else "test"
+        split_name = split or ("gold" if len(prepared.splits.get("gold", [])) else "test")
+        if not len(prepared.splits.get(split_name, [])):
+            sys.exit(f"{data}: no notes in its {split_name} split")
         split = prepared.splits[split_name]
         print(f"\n{data}, {split_name} split ({len(split)} notes)\n")
         print(f"| {column} | view | " + " | ".join(name for _, name in metrics) + " |")

@@ -2,6 +2,7 @@
 leaned on further, scored on silver and on gold labels.
 
     python benchmarks/entity_prior.py MODEL_DIR DATA_DIR [DATA_DIR ...] [--alphas=-1,-0.5,0,0.5,1,2]
+        [--split validation]
 
 Training weighs each entity tag's loss by w = (tokens tagged O / tokens with the tag) **
 ``entity_tag_balance`` (:func:`chartlnn.training.train.entity_tag_weights`, over the model's
@@ -9,9 +10,9 @@ training split), so the network's tag probabilities lean toward rare tags by abo
 more mentions than an unweighted loss would. Here each token's entity tag log-probabilities lose
 ``alpha * log w`` before the whole-word, BIO-valid decoding `chart` runs: alpha 0 is `chart`
 itself, 1 divides the lean out (an unweighted loss's posterior, in theory), -1 doubles it. Each
-DATA_DIR's gold split (or its test split) is scored as `chartlnn evaluate` scores it, headerless
-and with headers. Silver labels are the rules' output: they reward stopping where the rules'
-lexicon stops. Gold labels reward the mentions the rules miss.
+DATA_DIR's gold split (or its test split; ``--split`` names another) is scored as `chartlnn
+evaluate` scores it, headerless and with headers. Silver labels are the rules' output: they
+reward stopping where the rules' lexicon stops. Gold labels reward the mentions the rules miss.
 
 ``--train-data`` names the dataset the model trained on when its config.yaml's ``data`` path is
 not where it was.
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("data", type=Path, nargs="+")
     parser.add_argument("--alphas", default="-1,-0.5,0,0.5,1,2")
     parser.add_argument("--train-data", type=Path)
+    parser.add_argument("--split", help="the split to score (default: gold, else test)")
     args = parser.parse_args()
     log_weights = log_tag_weights(args.model, args.train_data)
     print(f"model: {args.model}; entity tag weights {np.exp(log_weights).min():.2f} to "
@@ -73,7 +75,7 @@ def main() -> None:
     for alpha in (float(a) for a in args.alphas.split(",")):
         shifted = mock.patch.object(model_module, "word_bio", shifted_word_bio(alpha, log_weights))
         rows[f"{alpha:g}"] = partial(patched, [shifted], system)
-    print_tables(args.data, "alpha", rows, METRICS)
+    print_tables(args.data, "alpha", rows, METRICS, args.split)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,9 @@ def test_entity_prior_prints_a_row_per_alpha_in_both_views(liquid_model, dataset
     out = _run("entity_prior.py", liquid_model, dataset, "--alphas=-1,0,1")
     for alpha in ("-1", "0", "1"):
         assert f"| {alpha} | headerless |" in out and f"| {alpha} | with headers |" in out
+    assert ", test split (" in out
+    assert ", validation split (" in _run("entity_prior.py", liquid_model, dataset, "--alphas=0",
+                                          "--split", "validation")
 
 
 def test_weight_average_of_a_model_with_itself_charts_as_the_model(liquid_model, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from chartlnn.notes import GOLD, Note, Reject
 from chartlnn.preparing.labeler import NoteLabeler
 from data_recipes import RecipeError, get_recipe
+from data_recipes.gold_spans import read_gold
 
 TEXT = "CHIEF COMPLAINT: Cough.,MEDICATIONS: Lisinopril 10 mg daily."
 NOTE = TEXT.replace(".,", ".\n")  # what the recipe restores
@@ -67,12 +68,23 @@ def test_gold_spans_refuse_changed_text_and_bad_files(tmp_path):
         list(get_recipe("mtsamples")(source, only_gold=True))
 
 
-def test_gold_spans_the_shipped_mtsamples_gold_matches_its_notes(mtsamples_path):
+@pytest.mark.parametrize("split, count, spans", [("test", 60, 1026), ("validation", 40, 425)])
+def test_gold_spans_the_shipped_mtsamples_gold_matches_its_notes(mtsamples_path, split, count, spans):
     from pathlib import Path
 
-    gold = Path(__file__).resolve().parents[2] / "benchmarks" / "gold" / "mtsamples-test.jsonl"
+    gold = Path(__file__).resolve().parents[2] / "benchmarks" / "gold" / f"mtsamples-{split}.jsonl"
     notes = [r for r in get_recipe("mtsamples")(mtsamples_path, gold=str(gold), only_gold=True)
              if isinstance(r, Note)]
-    assert len(notes) == 60 and all(n.meta["complete"] for n in notes)
-    assert sum(len(n.spans) for n in notes) == 1026
-    assert all(n.text[s.start:s.end].strip() for n in notes for s in n.spans)
+    assert len(notes) == count and all(n.meta["complete"] for n in notes)
+    assert sum(len(n.spans) for n in notes) == spans
+    assert all(n.text[s.start:s.end] == n.text[s.start:s.end].strip() != "" for n in notes
+               for s in n.spans)
+
+
+def test_gold_spans_the_shipped_mtsamples_gold_files_label_different_notes():
+    from pathlib import Path
+
+    gold = Path(__file__).resolve().parents[2] / "benchmarks" / "gold"
+    test, validation = (set(read_gold(gold / f"mtsamples-{split}.jsonl"))
+                        for split in ("test", "validation"))
+    assert len(test) == 60 and len(validation) == 40 and not test & validation
