@@ -22,11 +22,12 @@ from chartlnn.preparing.splits import SPLITS
 
 HEADLINE = ("field_f1", "section_token_f1", "entity_f1", "mlm_loss", "loss")
 """Validation metrics listed first, in this order; per-field F1s follow alphabetically."""
-TRAIN_KEYS = ("max_epochs", "max_minutes", "batch_size", "max_train_tokens", "lr", "head_lr_scale",
-              "weight_decay", "warmup_ratio", "headers_kept_rate", "headers_partial_rate",
-              "token_dropout", "label_smoothing", "entity_tag_balance", "section_tag_balance",
-              "mention_swap", "sig_swap", "case_swap", "line_join", "mention_mask", "section_swap",
-              "ema_decay", "early_stopping_patience", "keep", "seed")
+TRAIN_KEYS = ("max_epochs", "min_steps", "max_minutes", "batch_size", "max_train_tokens", "lr",
+              "head_lr_scale", "weight_decay", "warmup_ratio", "headers_kept_rate",
+              "headers_partial_rate", "token_dropout", "label_smoothing", "entity_tag_balance",
+              "section_tag_balance", "mention_swap", "sig_swap", "case_swap", "line_join",
+              "mention_mask", "section_swap", "ema_decay", "early_stopping_patience", "keep",
+              "seed")
 """The train config keys that change what a model learns (config.yaml holds them all)."""
 
 
@@ -185,12 +186,14 @@ def _training(config: dict[str, Any], metrics: dict[str, float], run: TrainingRu
     train = config.get("train", {})
     budget = train.get("max_minutes")
     took = f", {run.minutes:.1f} minutes of training"
+    at_least = f" (and at least {train['min_steps']:,} steps)" if train.get("min_steps") else ""
+    kept = ("the weights training ended with" if train.get("keep") == "last"
+            else "the checkpoint with the best validation score")
     return ["## Training", "",
             f"Budget: {f'{budget:g} minutes' if budget else 'none (epochs only)'}; "
-            f"{run.epochs} epochs completed of at most {train.get('max_epochs')}, {run.steps:,} optimizer "
-            f"steps{took}. Hardware: {run.hardware}, precision {run.precision}; chartlnn "
-            f"{config.get('chartlnn_version')}. The checkpoint kept is the one with the best "
-            "validation score.", "",
+            f"{run.epochs} epochs completed of at most {train.get('max_epochs')}{at_least}, "
+            f"{run.steps:,} optimizer steps{took}. Hardware: {run.hardware}, precision "
+            f"{run.precision}; chartlnn {config.get('chartlnn_version')}. Kept: {kept}.", "",
             "| setting | value |", "|---|---|",
             *(f"| {key} | {train[key]} |" for key in TRAIN_KEYS if key in train), ""]
 

@@ -62,6 +62,11 @@ class TrainConfig:
 
     KIND: ClassVar[str] = "train"
     max_epochs: int
+    min_steps: int
+    """Optimizer steps a run takes at least: epochs are added past ``max_epochs`` until a small
+    training split (a few dozen reviewed notes) has had them, and early stopping waits for them
+    (0: ``max_epochs`` alone). A fine-tune on 100 reviewed notes otherwise gets two thirds of the
+    steps one on 200 gets, and stops still learning a new field."""
     max_minutes: float | None
     """Wall-clock budget; training stops when it is spent (None: no budget)."""
     pretrain_minutes: float
@@ -166,6 +171,8 @@ class TrainConfig:
             raise ValueError("gold_weight must be positive")
         if self.pretrain_minutes < 0:
             raise ValueError("pretrain_minutes must not be negative")
+        if self.min_steps < 0:
+            raise ValueError("min_steps must not be negative")
         if self.keep not in ("best", "last"):
             raise ValueError(f"keep must be best or last, not {self.keep!r}")
 
@@ -379,7 +386,7 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
                                    mention_mask=config.mention_mask,
                                    sig_swap=config.sig_swap, case_swap=config.case_swap,
                                    line_join=config.line_join)
-    trainer = _trainer(config, out, monitor, mode)
+    trainer = _trainer(config, out, monitor, mode, _epochs_for(config, datamodule))
     last = out / "checkpoints" / "last.ckpt"
     started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
@@ -450,7 +457,17 @@ class StopOnNonFiniteLoss(L.Callback):
             trainer.should_stop = True
 
 
-def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str = "max") -> L.Trainer:
+def _epochs_for(config: TrainConfig, datamodule: TaggingDataModule) -> int:
+    """``max_epochs``, raised until the training split has had ``min_steps`` batches."""
+    if not config.min_steps:
+        return config.max_epochs
+    datamodule.setup("fit")
+    batches = len(datamodule.train_dataloader())
+    return max(config.max_epochs, -(-config.min_steps // max(1, batches)))
+
+
+def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str = "max",
+             max_epochs: int | None = None) -> L.Trainer:
     on_gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
     precision = config.precision or ("bf16-mixed" if on_gpu else "32-true")
     progress = RichProgressBar() if sys.stderr.isatty() else TQDMProgressBar(refresh_rate=50)
@@ -463,7 +480,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str = MONITOR, mode: str =
     except ImportError:
         pass
     return L.Trainer(
-        max_epochs=config.max_epochs,
+        max_epochs=max_epochs or config.max_epochs, min_steps=config.min_steps or None,
         max_time={"minutes": config.max_minutes} if config.max_minutes else None,
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
         strategy=config.strategy, precision=precision, gradient_clip_val=config.gradient_clip,

@@ -86,12 +86,20 @@ def test_model_card_sections_give_model_data_counts_training_and_evaluation():
     assert "| age | 41 | 12 | 30 |" in card and "| plan | 64 | 0 | 88 |" in card
     assert "mode `mask`, 4 notes" in card and "DATE 5" in card and "gold spans lost to masks: 1" in card
     assert "Budget: 10 minutes; 3 epochs completed of at most 5, 42 optimizer steps, 2.5 minutes" in card
+    assert "Kept: the checkpoint with the best validation score." in card
     assert "CPU (Test CPU), 1 process" in card and "| lr | 0.005 |" in card
     assert "| field F1 (macro over fields) | 0.6250 |" in card and "| age span F1 | 0.7500 |" in card
     assert "validation" in card and "token-level" in card and "chartlnn evaluate" in card
     assert "Not measured at training time; `chartlnn evaluate` measures it" in card
     assert "silver" in card.lower() and "Headerless" in card
     assert "soap 60" in card and "10 notes of a type outside the schema or without one" in card
+
+
+def test_model_card_of_a_fine_tune_says_its_step_floor_and_that_it_kept_the_last_weights():
+    config = {**CONFIG, "train": {**CONFIG["train"], "min_steps": 1200, "keep": "last"}}
+    card = render_model_card("ours", config, METRICS, _data_card(), RUN)
+    assert "3 epochs completed of at most 5 (and at least 1,200 steps), 42 optimizer steps" in card
+    assert "Kept: the weights training ended with." in card and "| min_steps | 1200 |" in card
 
 
 def test_model_card_never_prints_what_could_quote_a_note():

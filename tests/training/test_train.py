@@ -348,6 +348,19 @@ def test_train_keeps_the_last_weights_when_asked(dataset, tmp_path):
         load_config(TrainConfig, overrides={"keep": "first"})
 
 
+def test_train_takes_min_steps_past_max_epochs_and_early_stopping(dataset, tmp_path):
+    # patience 1 would stop the run after its second epoch; one epoch is a few batches here
+    config = load_config(TrainConfig, overrides={**vars(FAST), "max_epochs": 1, "min_steps": 25,
+                                                 "early_stopping_patience": 1,
+                                                 "checkpoint_every_n_steps": 1})
+    train(dataset, tmp_path / "m", model_overrides=TINY["liquid"], config=config)
+    last = torch.load(tmp_path / "m" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 25 <= last["global_step"] < 25 + last["global_step"] // last["epoch"]
+    assert yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())["train"]["max_epochs"] == 1
+    with pytest.raises(ConfigError, match="min_steps must not be negative"):
+        load_config(TrainConfig, overrides={"min_steps": -1})
+
+
 class _DivergesAtStep3(L.LightningModule):
     """A real module whose loss turns NaN at its fourth step, as a training whose weights blew up."""
 
