@@ -98,14 +98,14 @@ def print_tables(data_dirs: Sequence[Path], column: str,
         split_name = split or ("gold" if len(prepared.splits.get("gold", [])) else "test")
         if not len(prepared.splits.get(split_name, [])):
             sys.exit(f"{data}: no notes in its {split_name} split")
-        split = prepared.splits[split_name]
-        print(f"\n{data}, {split_name} split ({len(split)} notes)\n")
+        notes = prepared.splits[split_name]
+        print(f"\n{data}, {split_name} split ({len(notes)} notes)\n")
         print(f"| {column} | view | " + " | ".join(name for _, name in metrics) + " |")
         print("|---|---|" + "---:|" * len(metrics))
         for row, system_in in rows.items():
             with system_in() as system:
                 for view, view_name in (("input", "headerless"), ("full", "with headers")):
-                    summary = summarize_view(score_view(system, split, prepared.schema, view), 1, 0)
+                    summary = summarize_view(score_view(system, notes, prepared.schema, view), 1, 0)
                     cells = [f"{100 * summary.metrics[m]['micro']['f1']:.1f}" for m, _ in metrics]
                     print(f"| {row} | {view_name} | " + " | ".join(cells) + " |")
 

@@ -34,6 +34,14 @@ MODEL_FILES = ("model.safetensors", "config.yaml", "tokenizer.json", "schema.yam
 WINDOW_OVERLAP = 256
 """Tokens of context a long note's window reads past the part it tags, on each side."""
 RUNTIMES = ("auto", "numpy", "torch")
+MENTION_LEAN = 0.5
+"""How far entity decoding leans toward mentions past the network's own probabilities: each
+token's entity tag log-probabilities gain MENTION_LEAN × log w before decoding, w the per-tag
+loss weights the model trained with (config.yaml's ``entity_tag_weights``; a model without them
+gets no lean). The weighted loss already leans the network toward rare tags by about w; silver
+labels reward less of that lean (they stop where the rules' lexicon stops), hand-made labels
+more: 0.5 was chosen on the 40 gold validation notes over -1 to 1 and three seeds, then
+measured once on the 60 gold test notes (benchmarks/entity_prior.py; benchmarks/RESULTS.md)."""
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
 """Where a GPU torch could use shows itself (NVIDIA's driver, ROCm's): without one, ``device="auto"``
 is the CPU, decided without importing torch."""
@@ -64,6 +72,9 @@ class ChartModel:
     path: Path
     runtime: str
     """"numpy" or "torch": which runtime ``forward`` is."""
+    entity_lean: np.ndarray
+    """(entity tags,) added to each token's entity log-probabilities before decoding
+    (:data:`MENTION_LEAN`); the charts' confidences stay the network's probabilities."""
 
     @cached_property
     def tagger(self) -> Tagger:
@@ -117,7 +128,7 @@ class ChartModel:
                 tagged.append(_empty())
                 continue
             log_probs = entity_log_probs[row, :n]  # (T, K)
-            entity = word_bio(log_probs, self.continues[notes[row].ids])
+            entity = word_bio(log_probs + self.entity_lean, self.continues[notes[row].ids])
             entity_prob = np.exp(log_probs[np.arange(n), entity]).astype(np.float32)
             tagged.append(Tagged(section[row, :n], section_prob[row, :n], entity, entity_prob,
                                  int(note_type[row]), float(type_prob[row])))
@@ -241,7 +252,8 @@ def load(path: str | Path, device: str = "cpu", int8: bool = False, runtime: str
     continues = np.array([tokenizer.id_to_token(i).startswith(CONTINUATION)
                           for i in range(tokenizer.get_vocab_size())], dtype=bool)
     return ChartModel(forward, tokenizer, schema, config, decoder, device, continues, path,
-                      "torch" if isinstance(forward, TorchForward) else "numpy")
+                      "torch" if isinstance(forward, TorchForward) else "numpy",
+                      _entity_lean(config, labels, path / "config.yaml"))
 
 
 def resolve_device(device: str) -> str:
@@ -358,6 +370,19 @@ def _argmax_prob(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def _entity_lean(config: dict[str, Any], labels: dict[str, list[str]], path: Path) -> np.ndarray:
+    """:data:`MENTION_LEAN` × log w per entity tag (zeros for a model that recorded no weights)."""
+    weights = config.get("entity_tag_weights")
+    if weights is None:
+        return np.zeros(len(labels["entity_tags"]), dtype=np.float32)
+    numbers = all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf")
+                  for w in weights) if isinstance(weights, list) else False
+    if not numbers or len(weights) != len(labels["entity_tags"]):
+        raise ModelDirError(f"{path}: entity_tag_weights must be one positive number per entity "
+                            "tag")
+    return (MENTION_LEAN * np.log(np.asarray(weights, dtype=np.float64))).astype(np.float32)
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -512,6 +512,8 @@ def _export(out: Path, module: L.LightningModule, encoder: dict[str, Any], confi
     if isinstance(module, TaggerModule):
         effective["labels"] = {"section_tags": list(hp.section_tags), "entity_tags": list(hp.entity_tags),
                                "note_types": list(hp.note_types)}
+        if hp.entity_tag_weights:  # what decoding leans on (chartlnn.inference.model.MENTION_LEAN)
+            effective["entity_tag_weights"] = [float(w) for w in hp.entity_tag_weights]
     else:
         effective["pretrained"] = "masked-token prediction; fine-tune with `chartlnn train --init`"
     if parent is not None:

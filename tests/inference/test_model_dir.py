@@ -31,6 +31,8 @@ BROKEN = [
     ("config.yaml", lambda p: p.write_text("!!python/object/apply:os.system ['true']\n"), "not valid YAML"),
     ("config.yaml", lambda p: p.write_text("model: [\n"), "not valid YAML"),
     ("config.yaml", _edit_yaml("d_model: 16", "d_model: 32"), "weights do not fit"),
+    ("config.yaml", _edit_yaml("entity_tag_weights:\n", "entity_tag_weights: [-1.0]\nold:\n"),
+     "entity_tag_weights must be one positive number per entity tag"),
     ("tokenizer.json", _garbage, "not a tokenizer file"),
     ("schema.yaml", lambda p: p.write_text("sections: 3\n"), "schema.yaml"),
 ]
