@@ -48,6 +48,10 @@ class PrepareConfig:
     shift_note_types: list[str]
     """Notes of these types go to the ``shift`` split, never trained on: a style-shift test of
     document kinds the model has not seen (e.g. discharge_summary, emergency)."""
+    shift_specialties: list[str]
+    """Notes filed under any of these specialties (``meta["specialties"]``, which the mtsamples
+    recipe fills) go to the ``shift`` split too: a style-shift test of a clinical field the model
+    has not read (its drugs, findings and phrasing), over the same kinds of note and fields."""
     mix_shift_types: bool
     """Whether a mixed-in source's notes of the shift types train (true) or are rejected (false,
     so the shift split holds kinds of notes the model never saw). True asks another question:
@@ -241,7 +245,8 @@ def _label(note: Note, labeler: NoteLabeler, key: str, config: PrepareConfig,
     input_sections, lost_sections = remap_spans(labeled.sections, offsets)
     input_entities, lost_entities = remap_spans(labeled.entities, offsets)
     card.count_dropout(len(labeled.header_ranges), lost_sections + lost_entities)
-    if split is None and note.note_type in config.shift_note_types:
+    if split is None and (note.note_type in config.shift_note_types
+                          or set(note.meta.get("specialties", ())) & set(config.shift_specialties)):
         split = "shift"
     if split is None:
         split = assign_split(note.patient_id or key, config.seed, config.validation_fraction,

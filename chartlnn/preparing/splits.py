@@ -16,9 +16,9 @@ import unicodedata
 from sklearn.utils import murmurhash3_32
 
 SPLITS = ("train", "validation", "test", "shift", "gold")
-"""``shift`` holds notes set aside by kind (``shift_note_types``), never by the hash; ``gold``
-holds the fully reviewed notes the hash puts in test: held out, scored against human labels
-only (`evaluate` uses it when it exists)."""
+"""``shift`` holds notes set aside by kind or specialty (``shift_note_types``,
+``shift_specialties``), never by the hash; ``gold`` holds the fully reviewed notes the hash puts
+in test: held out, scored against human labels only (`evaluate` uses it when it exists)."""
 
 _NOT_WORD = re.compile(r"[\W_]+")
 

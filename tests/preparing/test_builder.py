@@ -228,6 +228,25 @@ def test_dataset_builder_shift_note_types_are_set_aside_whatever_the_hash(tmp_pa
     assert all("discharge_summary" not in card["note_types"][s] for s in ("train", "validation", "test"))
 
 
+def test_dataset_builder_shift_specialties_set_aside_every_note_filed_under_them(tmp_path):
+    source = tmp_path / "mtsamples.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["note_id", "description", "medical_specialty", "sample_name",
+                         "transcription", "keywords"])
+        for i, note in enumerate(_notes(40)):
+            specialty = "Cardiovascular / Pulmonary" if i % 5 == 0 else "Orthopedic"
+            writer.writerow([str(i), "", specialty, "Consult", note["text"], ""])
+            if i % 10 == 1:  # the same note filed under a held-out specialty as well
+                writer.writerow([f"{i}b", "", "Cardiovascular / Pulmonary", "Consult", note["text"],
+                                 ""])
+    card = prepare("mtsamples", source, tmp_path / "out", show_progress=False,
+                   config=prepare_config(shift_specialties=["Cardiovascular / Pulmonary"]))
+    shift = set(load_prepared(tmp_path / "out").splits["shift"]["id"])
+    assert shift == {str(i) for i in range(40) if i % 5 == 0 or i % 10 == 1}
+    assert card["splits"]["shift"] == 12 and card["counts"]["reconciles"]
+
+
 def test_dataset_builder_mixed_notes_of_a_shift_type_are_held_out_and_counted(tmp_path):
     source = tmp_path / "notes.csv"
     _write_csv(source, _notes(20))
