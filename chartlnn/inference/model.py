@@ -40,8 +40,8 @@ token's entity tag log-probabilities gain MENTION_LEAN × log w before decoding,
 loss weights the model trained with (config.yaml's ``entity_tag_weights``; a model without them
 gets no lean). The weighted loss already leans the network toward rare tags by about w; silver
 labels reward less of that lean (they stop where the rules' lexicon stops), hand-made labels
-more: 0.5 was chosen on the 40 gold validation notes over -1 to 1 and three seeds, then
-measured once on the 60 gold test notes (benchmarks/entity_prior.py; benchmarks/RESULTS.md)."""
+more: 0.5 was chosen on the 40 gold validation notes over -1 to 1 and three seeds (the 60 gold
+test notes had been scored at it before; benchmarks/entity_prior.py; benchmarks/RESULTS.md)."""
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
 """Where a GPU torch could use shows itself (NVIDIA's driver, ROCm's): without one, ``device="auto"``
 is the CPU, decided without importing torch."""
@@ -377,9 +377,8 @@ def _entity_lean(config: dict[str, Any], labels: dict[str, list[str]], path: Pat
     weights = config.get("entity_tag_weights")
     if weights is None:
         return np.zeros(len(labels["entity_tags"]), dtype=np.float32)
-    numbers = all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf")
-                  for w in weights) if isinstance(weights, list) else False
-    if not numbers or len(weights) != len(labels["entity_tags"]):
+    if not (isinstance(weights, list) and len(weights) == len(labels["entity_tags"])
+            and all(type(w) in (int, float) and 0 < w < float("inf") for w in weights)):
         raise ModelDirError(f"{path}: entity_tag_weights must be one positive number per entity "
                             "tag")
     return (MENTION_LEAN * np.log(np.asarray(weights, dtype=np.float64))).astype(np.float32)
