@@ -74,6 +74,8 @@ class Schema(_Strict):
     container_sections: list[str] = []
     subheaders: list[str] = []
     other_headers: list[str] = []
+    letter_headers: dict[str, str] = {}
+    """Single-letter headers → section (S: → history of present illness in a SOAP note)."""
     entities: dict[str, EntityField]
     documents: dict[str, DocumentField]
 
@@ -88,6 +90,10 @@ class Schema(_Strict):
         for name in self.container_sections:
             if name not in self.sections:
                 raise ValueError(f"container_sections names unknown section {name!r}")
+        for letter, name in self.letter_headers.items():
+            if not re.fullmatch(r"[A-Z]", letter) or name not in self.sections:
+                raise ValueError(f"letter_headers: {letter!r} must be one upper-case letter "
+                                 f"mapped to a section, not {name!r}")
         for name, sec in self.sections.items():
             if sec.continues_as is not None and sec.continues_as not in self.sections:
                 raise ValueError(f"section {name!r} continues_as unknown section {sec.continues_as!r}")

@@ -41,6 +41,8 @@ def test_schema_round_trips_through_yaml(schema, tmp_path):
     (lambda s: s.replace("description: The kind of note.", "colour: blue"), "documents.note_type.colour"),
     (lambda s: s.replace("keywords: [PMH]", "keywords: [PMH, TECHNIQUE]"), "belongs to both"),
     (lambda s: s.replace("keywords: [PMH]", "keywords: [MEDICAL HISTORY]"), "must be one word"),
+    (lambda s: s.replace("P: plan}", "P: planning}"), "letter_headers: 'P'"),
+    (lambda s: s.replace("P: plan}", "PL: plan}"), "letter_headers: 'PL'"),
     (lambda s: s + "\n  bad: [", "not a readable YAML file"),
 ])
 def test_schema_bad_file_gives_one_line_naming_the_file(tmp_path, edit, message):

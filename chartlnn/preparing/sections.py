@@ -13,10 +13,15 @@ Rules (stated once, here):
   has one; otherwise it is unknown. An unknown header closes the open section unless that section
   is a container (exam, ROS, vitals, results), where it is taken as one more sub-header.
 - A header's head keyword: its parts split at "/", "&", "," and " AND " are read in order, and the
-  first that is a listed header, or holds a section keyword, decides. Within a part, the words
+  first that is a listed header, ends with one of two or more words ("PRIMARY MEDICAL HISTORY"),
+  or holds a section keyword, decides. Within a part, the words
   before the first preposition (OF, FOR, IN, ...) are read right to left, as English puts the head
   noun last ("OPERATIVE INDICATIONS" → indications), then the words after it left to right
   ("DESCRIPTION OF TECHNIQUE" → technique).
+- Single-letter headers (the schema's ``letter_headers``: S:, O:, A:, P: of a SOAP note) count only
+  at a line start, in upper case, where the note has at least two different ones, and not before a
+  number ("P: 72" is a pulse; "P: 1. Continue ..." is a plan).
+- The closing instructions of a procedure are split off as its plan (``closing_plan``).
 - The span runs from the first non-space character after the header's colon to the last
   non-space character before the next header that closes it; the header's words are never in it.
 """
@@ -27,6 +32,7 @@ import re
 from dataclasses import dataclass
 
 from chartlnn.notes import SILVER_HEADER, Span
+from chartlnn.preparing.closing_plan import split_closing_plan
 from chartlnn.schema import Schema, normalize_header
 
 MAX_HEADER_WORDS = 7
@@ -58,6 +64,7 @@ class SectionLabeler:
 
     def __init__(self, schema: Schema) -> None:
         self.fields = schema.header_map()
+        self.letters = dict(schema.letter_headers)
         self.keywords = schema.keyword_map()
         self.subheaders = {normalize_header(h) for h in schema.subheaders}
         self.other = {normalize_header(h) for h in schema.other_headers}
@@ -76,12 +83,19 @@ class SectionLabeler:
             rf"(?:(?<=[.;!?] )|(?<=[.;!?]  ))(?P<h>(?:{alternatives}){plural})[ \t]*:")
         self._upper_line_start = re.compile(
             r"^[ \t]*(?P<h>[A-Z][A-Z0-9/&'()\- ]{0,58}[A-Z)])[ \t]*:", re.MULTILINE)
+        self._letter_line_start = re.compile(
+            rf"^[ \t]*(?P<h>[{''.join(self.letters)}])[ \t]*:(?![ \t]*\d+(?:\.\d+)?(?![.)]\s))",
+            re.MULTILINE) if self.letters else None
 
     def find_headers(self, text: str) -> list[Header]:
         """Every header in ``text``, in order, classified by what it does to sections."""
         found: dict[int, re.Match[str]] = {}
         for pattern in (self._known_line_start, self._known_run_in, self._upper_line_start):
             for match in pattern.finditer(text):
+                found.setdefault(match.start("h"), match)
+        letters = list(self._letter_line_start.finditer(text)) if self._letter_line_start else []
+        if len({match.group("h") for match in letters}) >= 2:
+            for match in letters:
                 found.setdefault(match.start("h"), match)
         headers, open_field = [], None
         for start in sorted(found):
@@ -100,6 +114,8 @@ class SectionLabeler:
     def _classify(self, name: str, start: int, end: int, open_field: str | None) -> Header:
         if name in self.fields:
             return Header(start, end, "section", self.fields[name], content_start=end)
+        if name in self.letters:
+            return Header(start, end, "section", self.letters[name], content_start=end)
         if name in self.other:
             return Header(start, end, "other")
         if open_field is not None and name in self.items[open_field]:
@@ -121,6 +137,9 @@ class SectionLabeler:
             if part in self.fields:
                 return self.fields[part]
             words = part.split()
+            for i in range(1, len(words) - 1):  # a listed header of two or more words ends it
+                if " ".join(words[i:]) in self.fields:
+                    return self.fields[" ".join(words[i:])]
             cut = next((i for i, w in enumerate(words) if w in _PREPOSITIONS), len(words))
             for word in [*reversed(words[:cut]), *words[cut + 1:]]:
                 if word in self.keywords:
@@ -139,7 +158,7 @@ class SectionLabeler:
             span = _trimmed(text, header.content_start, stop)
             if span is not None:
                 spans.append(Span(span[0], span[1], header.field, source=SILVER_HEADER))
-        return spans, headers
+        return split_closing_plan(text, spans), headers
 
 
 def _trimmed(text: str, start: int, stop: int) -> tuple[int, int] | None:

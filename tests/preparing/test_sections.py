@@ -52,6 +52,8 @@ def test_sections_other_and_unknown_headers_close_a_section(labeler):
     ("PLAN / RECOMMENDATIONS", "plan"),                           # the first part that decides
     ("PERSONAL AND SOCIAL HISTORY", "social_history"),            # a listed header as a part
     ("REASON FOR CT SCAN", "chief_complaint"),
+    ("PRIMARY MEDICAL HISTORY", "past_medical_history"),          # ends with a listed header
+    ("PRIOR SURGICAL HISTORY", "past_surgical_history"),
 ])
 def test_sections_unlisted_headers_open_the_section_of_their_head_keyword(labeler, header, field):
     text = f"HISTORY: Pain.\n{header}: Some text.\nANESTHESIA: General."
@@ -111,3 +113,39 @@ def test_sections_vitals_continue_as_exam_at_the_first_body_system(labeler):
         ("plan", "Home.")]
     continued = [h for h in headers if h.kind == "section" and not h.removable]
     assert len(continued) == 1 and text[continued[0].start:continued[0].end] == "HEENT:"
+
+
+def test_sections_soap_letters_open_sections_where_a_note_has_two_of_them(labeler):
+    text = ("S:\nCough for a week.\nO: Lungs clear.\nP: 72\nA: Bronchitis.\n"
+            "P: 1. Rest.\n2. Fluids.")
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("history_of_present_illness", "Cough for a week."),
+        ("physical_exam", "Lungs clear.\nP: 72"),          # a pulse, not a plan
+        ("assessment", "Bronchitis."), ("plan", "1. Rest.\n2. Fluids.")]
+
+
+@pytest.mark.parametrize("text", [
+    "A: Yes, every day.\nThe patient walks.",              # one letter alone: an answer
+    "HISTORY: Cough.\nT: 98.6\nP: 88\nR: 16",                # vital signs written by letter
+    "HISTORY: Cough.\ns: lower case is not a header\np: nor this",
+])
+def test_sections_single_letters_that_are_not_soap_headers(labeler, text):
+    assert all(label != "plan" and label != "assessment" for label, _, _ in _sections(labeler, text))
+
+
+def test_sections_closing_instructions_of_a_procedure_are_its_plan(labeler):
+    text = ("PROCEDURE: The wound was closed. It will heal. Dressing applied to Dr. X's site.\n"
+            "The patient was discharged home. She will follow up with Dr. X in one week.\n"
+            "ANESTHESIA: General.")
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("procedure", "The wound was closed. It will heal. Dressing applied to Dr. X's site."),
+        ("plan", "The patient was discharged home. She will follow up with Dr. X in one week.")]
+
+
+@pytest.mark.parametrize("body", [
+    "The patient will follow up in one week.",                # nothing would stay procedure
+    "She will follow up in one week. The wound was closed.",  # instructions not at the end
+    "The drain was placed. This will be removed later.",      # "this will": not an instruction
+])
+def test_sections_procedure_bodies_that_keep_their_end(labeler, body):
+    assert [s[0] for s in _sections(labeler, f"PROCEDURE: {body}")] == ["procedure"]
