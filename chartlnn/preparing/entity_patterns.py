@@ -66,7 +66,7 @@ SEX_THIS_IS = re.compile(
 # "pulse of 88", "temperature max today 101.2".
 FILLER = (r"(?:\s*(?:[:=,]|-|\b(?i:is|was|were|are|of|at|today|now|initially|currently"
            r"|measured|noted|recorded|reading|max|maximum|on\s+arrival|on\s+admission"
-           r"|sitting|standing|supine|seated)\b)){0,4}\s*")
+           r"|sitting|standing|supine|seated|about|approximately|around)\b)){0,4}\s*")
 TRIGGERS = {
     "bp": r"\b(?:(?i:blood\s+pressures?)|BP|B/P)",
     "heart_rate": r"\b(?:(?i:heart\s+rate|pulse\s+rate|pulse)|HR)\b",
@@ -203,8 +203,10 @@ SIG_FILLER = re.compile(
     re.IGNORECASE)
 SIG_PARTS = (("medication_dose", SIG_DOSE), ("medication_route", SIG_ROUTE),
               ("medication_frequency", SIG_FREQUENCY))
-# Parts written before the name: "given 100 mg of Demerol", "received IV Cipro".
-DOSE_BEFORE = re.compile(r"(?<![\w.])(?P<part>" + DOSE + r")\s+of\s+$")
+# Parts written before the name: "given 100 mg of Demerol", "2 mL of 1% lidocaine" (a percent is
+# a strength, not the dose), "1 g Ancef" (on the same line), "received IV Cipro".
+DOSE_BEFORE = re.compile(
+    r"(?<![\w.])(?P<part>" + DOSE + r")(?:\s+of\s+(?:\d+(?:\.\d+)?\s*%\s+)?|[ \t]+)$")
 ROUTE_BEFORE = re.compile(
     r"(?<![\w.])(?P<part>I\.V\.|IV|I\.M\.|IM|SQ|(?i:intravenous|intramuscular|subcutaneous"
     r"|topical|oral|sublingual|inhaled|nebulized|intranasal))\s+$")

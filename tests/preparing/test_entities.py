@@ -71,6 +71,7 @@ def test_entities_vitals_in_words(labeler):
     ("Temp 101.2 degrees this morning.", [("temperature", "101.2 degrees", 38.4)]),
     ("T-max 38.5 C overnight.", [("temperature", "38.5 C", 38.5)]),
     ("Heart rate is 72 and regular; HR 75-85 on the monitor.", [("heart_rate", "72", 72)]),
+    ("Pulse was about 90 and regular.", [("heart_rate", "90", 90)]),
     ("He is 5 feet 10 inches tall and weighs 70 kg.",
      [("height", "5 feet 10 inches", 177.8), ("weight", "70 kg", 70.0)]),
     ("Height 66 inches. Wt: 80.5 kg.", [("height", "66 inches", 167.6), ("weight", "80.5 kg", 80.5)]),
@@ -129,6 +130,14 @@ def test_entities_medication_with_dose_route_frequency(labeler):
     ("He was given 100 mg of Demerol and IV Cipro.",
      [("medication_dose", "100 mg", {"amount": 100.0, "unit": "mg"}), ("medication", "Demerol", "demerol"),
       ("medication_route", "IV", "intravenous"), ("medication", "Cipro", "cipro")]),
+    ("She received 1 g Ancef and 10 mL of 0.25% Marcaine.",
+     [("medication_dose", "1 g", {"amount": 1.0, "unit": "g"}), ("medication", "Ancef", "ancef"),
+      ("medication_dose", "10 mL", {"amount": 10.0, "unit": "mL"}),
+      ("medication", "Marcaine", "marcaine")]),
+    ("Aspirin 81 mg Lipitor 20 mg daily.",                     # 81 mg stays aspirin's
+     [("medication", "Aspirin", "aspirin"), ("medication_dose", "81 mg", {"amount": 81.0, "unit": "mg"}),
+      ("medication", "Lipitor", "lipitor"), ("medication_dose", "20 mg", {"amount": 20.0, "unit": "mg"}),
+      ("medication_frequency", "daily", "once daily")]),
 ])
 def test_entities_medication_sig_forms(labeler, text, expected):
     assert found(labeler, text) == expected
@@ -155,13 +164,14 @@ def test_entities_negation_from_context(labeler):
             "He is not on aspirin. Lidocaine without epinephrine was used. "
             "There was no bleeding, and 5 mL of 1% lidocaine was injected.")
     spans = labeler.label(text)
-    assert [(s.label, text[s.start:s.end], s.attrs["negated"]) for s in spans] == [
+    assert [(s.label, text[s.start:s.end], s.attrs.get("negated")) for s in spans] == [
         ("allergen", "penicillin", True),
         ("allergen", "sulfa drugs", False),
         ("allergen", "latex", False),
         ("medication", "aspirin", True),
         ("medication", "Lidocaine", False),
         ("medication", "epinephrine", True),
+        ("medication_dose", "5 mL", None),           # a volume of a 1% solution is its dose
         ("medication", "lidocaine", False),
     ]
 
