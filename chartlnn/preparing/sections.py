@@ -21,7 +21,8 @@ Rules (stated once, here):
 - Single-letter headers (the schema's ``letter_headers``: S:, O:, A:, P: of a SOAP note) count only
   at a line start, in upper case, where the note has at least two different ones, and not before a
   number ("P: 72" is a pulse; "P: 1. Continue ..." is a plan).
-- The closing instructions of a procedure are split off as its plan (``closing_plan``).
+- The closing instructions of a procedure are split off as its plan (``closing_plan``), where the
+  schema has both fields.
 - The span runs from the first non-space character after the header's colon to the last
   non-space character before the next header that closes it; the header's words are never in it.
 """
@@ -32,7 +33,7 @@ import re
 from dataclasses import dataclass
 
 from chartlnn.notes import SILVER_HEADER, Span
-from chartlnn.preparing.closing_plan import split_closing_plan
+from chartlnn.preparing.closing_plan import PLAN, PROCEDURE, split_closing_plan
 from chartlnn.schema import Schema, normalize_header
 
 MAX_HEADER_WORDS = 7
@@ -65,6 +66,7 @@ class SectionLabeler:
     def __init__(self, schema: Schema) -> None:
         self.fields = schema.header_map()
         self.letters = dict(schema.letter_headers)
+        self.splits_closing_plan = {PROCEDURE, PLAN} <= set(schema.sections)
         self.keywords = schema.keyword_map()
         self.subheaders = {normalize_header(h) for h in schema.subheaders}
         self.other = {normalize_header(h) for h in schema.other_headers}
@@ -158,7 +160,9 @@ class SectionLabeler:
             span = _trimmed(text, header.content_start, stop)
             if span is not None:
                 spans.append(Span(span[0], span[1], header.field, source=SILVER_HEADER))
-        return split_closing_plan(text, spans), headers
+        if self.splits_closing_plan:
+            spans = split_closing_plan(text, spans)
+        return spans, headers
 
 
 def _trimmed(text: str, start: int, stop: int) -> tuple[int, int] | None:

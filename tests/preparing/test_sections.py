@@ -149,3 +149,10 @@ def test_sections_closing_instructions_of_a_procedure_are_its_plan(labeler):
 ])
 def test_sections_procedure_bodies_that_keep_their_end(labeler, body):
     assert [s[0] for s in _sections(labeler, f"PROCEDURE: {body}")] == ["procedure"]
+
+
+def test_sections_no_closing_plan_in_a_schema_without_a_plan_field(schema):
+    sections = {name: sec for name, sec in schema.sections.items() if name != "plan"}
+    labeler = SectionLabeler(schema.model_copy(update={"sections": sections, "letter_headers": {}}))
+    text = "PROCEDURE: The wound was closed. She will follow up in one week."
+    assert [s[0] for s in _sections(labeler, text)] == ["procedure"]
