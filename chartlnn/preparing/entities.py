@@ -320,21 +320,22 @@ def _medication(text: str, start: int, end: int, group: int) -> list[Span]:
     name = _span(text, start, end, "medication", group=group, negated=False)
     if name is None:
         return []
-    spans, seen = [name], set()
-    _parts_after(text, end, group, spans, seen)
+    after = _parts_after(text, end, group)
+    spans, written_after = [name, *after], {part.label for part in after}
     # A part written before the name counts only where none follows it: in "Aspirin 81 mg Lipitor
     # 20 mg" the 81 mg is aspirin's.
     window = max(0, start - 40)
     for label, pattern in (("medication_dose", pat.DOSE_BEFORE), ("medication_route", pat.ROUTE_BEFORE)):
-        found = None if label in seen else pattern.search(text, window, start)
+        found = None if label in written_after else pattern.search(text, window, start)
         if found and (part := _span(text, *found.span("part"), label, group=group)) is not None:
             spans.append(part)
     return spans
 
 
-def _parts_after(text: str, pos: int, group: int, spans: list[Span], seen: set[str]) -> None:
-    """Appends the dose, route and frequency written from ``pos`` on (each once, in any order,
-    with filler words between them) to ``spans``, and their labels to ``seen``."""
+def _parts_after(text: str, pos: int, group: int) -> list[Span]:
+    """The dose, route and frequency written from ``pos`` on (each once, in any order, with filler
+    words between them)."""
+    spans, seen = [], set()
     while True:
         for label, pattern in pat.SIG_PARTS:
             found = None if label in seen else pattern.match(text, pos)
@@ -348,5 +349,5 @@ def _parts_after(text: str, pos: int, group: int, spans: list[Span], seen: set[s
         else:
             filler = pat.SIG_FILLER.match(text, pos)
             if filler is None or len(seen) == len(pat.SIG_PARTS):
-                return
+                return spans
             pos = filler.end()

@@ -140,8 +140,8 @@ class SectionLabeler:
                 return self.fields[part]
             words = part.split()
             for i in range(1, len(words) - 1):  # a listed header of two or more words ends it
-                if " ".join(words[i:]) in self.fields:
-                    return self.fields[" ".join(words[i:])]
+                if (suffix := " ".join(words[i:])) in self.fields:
+                    return self.fields[suffix]
             cut = next((i for i, w in enumerate(words) if w in _PREPOSITIONS), len(words))
             for word in [*reversed(words[:cut]), *words[cut + 1:]]:
                 if word in self.keywords:
