@@ -10,8 +10,10 @@ Rules (stated once, here):
   with ``continues_as``: there any sub-header that is not one of its ``items`` ends it and the
   other section goes on from that sub-header (VITAL SIGNS: BP … HEENT: … becomes vitals, then
   exam). A header the schema does not list opens the section of its head keyword (below), if it
-  has one; otherwise it is unknown. An unknown header closes the open section unless that section
-  is a container (exam, ROS, vitals, results), where it is taken as one more sub-header.
+  has one, also inside a container ("LABORATORY DATA" ends an exam, where "RECTAL EXAM FINDINGS",
+  naming the exam by a keyword of its own, stays in it as a sub-header); otherwise it is unknown.
+  An unknown header closes the open section unless that section is a container (exam, ROS,
+  vitals, results), where it is taken as one more sub-header.
 - A header's head keyword: its parts split at "/", "&", "," and " AND " are read in order, and the
   first that is a listed header, ends with one of two or more words ("PRIMARY MEDICAL HISTORY"),
   or holds a section keyword, decides. Within a part, the words
@@ -122,15 +124,21 @@ class SectionLabeler:
             return Header(start, end, "other")
         if open_field is not None and name in self.items[open_field]:
             return Header(start, end, "sub", removable=False)
-        if name in self.subheaders or open_field in self.containers:
+        field = None if name in self.subheaders else self._head_keyword_field(name)
+        stays_inside = open_field in self.containers and (
+            field in (None, open_field) or self._mentions_keyword_of(name, open_field))
+        if name in self.subheaders or stays_inside:
             follow = self.continues_as.get(open_field) if open_field else None
             if follow is not None:
                 return Header(start, end, "section", follow, removable=False, content_start=start)
             return Header(start, end, "sub", removable=False)
-        field = self._head_keyword_field(name)
         if field is not None:
             return Header(start, end, "section", field, content_start=end)
         return Header(start, end, "unknown")
+
+    def _mentions_keyword_of(self, name: str, field: str) -> bool:
+        """Whether a header names ``field`` by one of its keywords ("RECTAL EXAM FINDINGS" an exam)."""
+        return any(self.keywords.get(word) == field for word in re.split(r"[\s/&,]+", name))
 
     def _head_keyword_field(self, name: str) -> str | None:
         """The section a header the schema does not list opens by its head keyword, or None."""

@@ -69,6 +69,24 @@ def test_sections_unlisted_headers_inside_an_exam_stay_sub_headers(labeler):
         ("physical_exam", "Alert.\nRECTAL EXAM FINDINGS: Normal."), ("plan", "Home.")]
 
 
+@pytest.mark.parametrize("header, field", [
+    ("IMAGING DATA", "results"),
+    ("REVIEW OF X-RAYS", "results"),
+    ("WORKING DIAGNOSIS", "assessment"),
+    ("BIRTH/PAST MEDICAL HISTORY", "past_medical_history"),
+])
+def test_sections_a_header_naming_another_section_ends_a_container(labeler, header, field):
+    text = f"REVIEW OF SYSTEMS: Negative.\nPHYSICAL EXAMINATION: Alert.\n{header}: Some text."
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("review_of_systems", "Negative."), ("physical_exam", "Alert."), (field, "Some text.")]
+
+
+def test_sections_body_systems_named_like_sections_stay_in_the_review_of_systems(labeler):
+    text = "REVIEW OF SYSTEMS: Negative.\nALLERGY/IMMUNOLOGIC: Negative.\nPLAN: Home."
+    assert [s[:2] for s in _sections(labeler, text)] == [
+        ("review_of_systems", "Negative.\nALLERGY/IMMUNOLOGIC: Negative."), ("plan", "Home.")]
+
+
 def test_sections_known_headers_in_title_case_and_plural_suffix(labeler):
     text = "Chief complaint: cough\nPostoperative diagnosis(es): Same.\nMeds: none"
     assert [s[:2] for s in _sections(labeler, text)] == [
