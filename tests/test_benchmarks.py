@@ -12,6 +12,8 @@ import pytest
 import torch
 import yaml
 
+from chartlnn.preparing.sections import SectionLabeler
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -89,11 +91,28 @@ def test_teacher_disagreement_credits_each_side_with_what_gold_confirms():
     assert [round(x, 1) for x in sections.f1s(None)] == [57.1, 80.0, 33.3]
 
 
+def test_teacher_disagreement_scores_without_the_by_design_regions(schema):
+    teacher_disagreement = _load_benchmark("teacher_disagreement")
+    text = ("PREOPERATIVE DIAGNOSIS: Appendicitis.\nPROCEDURE: Appendectomy.\n"
+            "INDICATIONS FOR SURGERY: Pain.\nPLAN: Home.")
+    spans = teacher_disagreement.by_design_spans(SectionLabeler(schema), text)
+    assert [text[s.start:s.end] for s in spans] == ["Appendicitis.", "Pain."]
+
+    sections = teacher_disagreement.SectionTally()
+    sections.add_note(gold=["", "", "plan"], model=["assessment", "assessment", "plan"],
+                      teacher=["assessment", "", "plan"], by_design=[True, False, False])
+    assert sections.by_design_tokens() == 1
+    # every token: the model 1 right of 3 given, the teacher 1 of 2; without the first token, of 2 and 1
+    assert [round(x, 1) for x in sections.f1s(None)][:2] == [50.0, 66.7]
+    assert [round(x, 1) for x in sections.f1s(None, without_by_design=True)][:2] == [66.7, 100.0]
+
+
 def test_teacher_disagreement_prints_both_views(liquid_model, dataset):
     out = _run("teacher_disagreement.py", liquid_model, dataset)
     for view in ("headerless", "with headers"):
         assert f"## {view}: entity values" in out and f"## {view}: section tokens" in out
     assert out.count("| **all fields** |") == 4, out[-1000:]
+    assert out.count("Without the ") == 2, out[-1000:]
 
 
 def test_uncertainty_measures_ranks_the_pool_under_every_measure(liquid_model):
