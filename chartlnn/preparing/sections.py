@@ -138,7 +138,8 @@ class SectionLabeler:
 
     def _mentions_keyword_of(self, name: str, field: str) -> bool:
         """Whether a header names ``field`` by one of its keywords ("RECTAL EXAM FINDINGS" an exam)."""
-        return any(self.keywords.get(word) == field for word in re.split(r"[\s/&,]+", name))
+        return any(self.keywords.get(word) == field
+                   for part in _CONJUNCTIONS.split(name) for word in part.split())
 
     def _head_keyword_field(self, name: str) -> str | None:
         """The section a header the schema does not list opens by its head keyword, or None."""
