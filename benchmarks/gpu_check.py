@@ -61,6 +61,7 @@ def main() -> int:
     started = time.perf_counter()
     config = dataclasses.replace(load_config(TrainConfig), max_minutes=args.train_minutes,
                                  pretrain_minutes=0.0,  # a minute holds no pretraining
+                                 lr=0.003, head_lr_scale=1.0,  # so the trunk starts from nothing
                                  max_epochs=1000, early_stopping_patience=1000,
                                  accelerator="gpu" if on_gpu else "cpu", devices=1,
                                  precision="bf16-mixed" if on_gpu else "32-true")

@@ -47,6 +47,7 @@ def main() -> None:
     def budget(minutes: float) -> TrainConfig:
         return load_config(TrainConfig, None,
                            {"max_minutes": minutes, "pretrain_minutes": 0, "max_epochs": 1000,
+                            "lr": 0.003, "head_lr_scale": 1.0,  # both arms at one rate
                             "accelerator": "cpu", "devices": 1, "early_stopping_patience": 1000})
 
     small = few_labeled(args.data, args.labeled, args.out / f"data-{args.labeled}")

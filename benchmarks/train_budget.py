@@ -33,6 +33,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     config = load_config(TrainConfig, None,
                          {"max_minutes": args.minutes, "pretrain_minutes": 0, "max_epochs": 1000,
+                          "lr": 0.003, "head_lr_scale": 1.0,  # the rates of a trunk from nothing
                           "accelerator": "cpu", "devices": 1, "early_stopping_patience": 1000})
     test = load_prepared(args.data).splits["test"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "

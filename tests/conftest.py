@@ -20,8 +20,9 @@ def prepare_config(**overrides) -> PrepareConfig:
 
 FAST = load_config(TrainConfig, overrides=dict(
     max_epochs=2, max_minutes=None, pretrain_minutes=0.0, batch_size=8, max_train_tokens=128,
-    lr=5e-3, weight_decay=0.01, warmup_ratio=0.05, gradient_clip=1.0, accelerator="cpu", devices=1,
-    precision=None, early_stopping_patience=5, seed=13, num_workers=0, checkpoint_every_n_steps=2))
+    lr=5e-3, head_lr_scale=1.0, pretrain_lr=5e-3, weight_decay=0.01, warmup_ratio=0.05,
+    gradient_clip=1.0, accelerator="cpu", devices=1, precision=None, early_stopping_patience=5,
+    seed=13, num_workers=0, checkpoint_every_n_steps=2))
 MTSAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtsamples" / "mtsamples.csv.gz"
 
 

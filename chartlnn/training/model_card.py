@@ -23,7 +23,7 @@ from chartlnn.preparing.splits import SPLITS
 HEADLINE = ("field_f1", "section_token_f1", "entity_f1", "mlm_loss", "loss")
 """Validation metrics listed first, in this order; per-field F1s follow alphabetically."""
 TRAIN_KEYS = ("max_epochs", "min_steps", "max_minutes", "batch_size", "max_train_tokens", "lr",
-              "head_lr_scale", "weight_decay", "warmup_ratio", "headers_kept_rate",
+              "head_lr_scale", "pretrain_lr", "weight_decay", "warmup_ratio", "headers_kept_rate",
               "headers_partial_rate", "token_dropout", "label_smoothing", "entity_tag_balance",
               "section_tag_balance", "mention_swap", "sig_swap", "case_swap", "line_join",
               "mention_mask", "section_swap", "ema_decay", "early_stopping_patience", "keep",

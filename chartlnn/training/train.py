@@ -126,9 +126,13 @@ class TrainConfig:
     """Loss weight of every token of a fully reviewed note (Label Studio, complete gold files)
     against 1 for a silver-labeled note: a person's labels, and their "O", count for more."""
     lr: float
+    """Peak learning rate of the embedding and encoder while tagging."""
     head_lr_scale: float
-    """The output heads' learning rate over ``lr``: above 1 a fine-tune's new fields (heads
-    started from nothing) learn faster than the trained trunk moves."""
+    """The output heads' learning rate over ``lr``: above 1 the heads, which start from nothing
+    (a tagger's after pretraining, a fine-tune's new fields), learn faster than the pretrained
+    trunk moves."""
+    pretrain_lr: float
+    """Peak learning rate of masked-token pretraining (``pretrain_minutes``, ``chartlnn pretrain``)."""
     weight_decay: float
     warmup_ratio: float
     gradient_clip: float
@@ -169,6 +173,9 @@ class TrainConfig:
             raise ValueError("ema_decay must be at least 0 (off) and below 1")
         if self.gold_weight <= 0:
             raise ValueError("gold_weight must be positive")
+        for name in ("lr", "pretrain_lr", "head_lr_scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if self.pretrain_minutes < 0:
             raise ValueError("pretrain_minutes must not be negative")
         if self.min_steps < 0:
@@ -343,9 +350,9 @@ def pretrain(data: str | Path, out: str | Path, *, model: str | Path = "liquid-s
     _check_splits(dataset, data)
     encoder = model_config(model, model_overrides)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    mlm = MaskedLMModule(vocab_size=dataset.tokenizer.get_vocab_size(), encoder=encoder, lr=config.lr,
-                   weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
-                   budget_minutes=config.max_minutes)
+    mlm = MaskedLMModule(vocab_size=dataset.tokenizer.get_vocab_size(), encoder=encoder,
+                         lr=config.pretrain_lr, weight_decay=config.weight_decay,
+                         warmup_ratio=config.warmup_ratio, budget_minutes=config.max_minutes)
     _index_vocabulary(mlm.net, dataset.tokenizer)
     return _fit_and_export(mlm, data, out, config, encoder, "val/mlm_loss", "min")
 
@@ -392,9 +399,11 @@ def _fit_and_export(module: L.LightningModule, data: Path, out: Path, config: Tr
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.exists() else None)
     stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnNonFiniteLoss))
     if stopper.step is not None:
+        rate_key = "pretrain_lr" if isinstance(module, MaskedLMModule) else "lr"
         if not (out / "checkpoints" / "best.ckpt").exists():
             raise TrainError(f"{out}: the training loss stopped being finite at step {stopper.step}, "
-                             "before the first validation; nothing to keep (try a lower --set lr=...)")
+                             "before the first validation; nothing to keep (try a lower "
+                             f"--set {rate_key}=...)")
         log(f"the training loss stopped being finite at step {stopper.step}: the run ended there "
             "and keeps its best checkpoint from before it")
     run = TrainingRun(minutes=(time.monotonic() - started) / 60,

@@ -361,6 +361,12 @@ def test_train_takes_min_steps_past_max_epochs_and_early_stopping(dataset, tmp_p
         load_config(TrainConfig, overrides={"min_steps": -1})
 
 
+@pytest.mark.parametrize("key", ["lr", "pretrain_lr", "head_lr_scale"])
+def test_train_learning_rates_must_be_positive(key):
+    with pytest.raises(ConfigError, match=f"{key} must be positive"):
+        load_config(TrainConfig, overrides={key: 0.0})
+
+
 class _DivergesAtStep3(L.LightningModule):
     """A real module whose loss turns NaN at its fourth step, as a training whose weights blew up."""
 
@@ -387,7 +393,8 @@ def test_train_stops_when_the_loss_stops_being_finite():
 
 
 def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_path):
-    config = dataclasses.replace(FAST, max_minutes=5.0, pretrain_minutes=0.05)
+    config = dataclasses.replace(FAST, max_minutes=5.0, pretrain_minutes=0.05, lr=2e-3,
+                                 pretrain_lr=4e-3)
     lines = []
     train(dataset, tmp_path / "m", config=config, model_overrides=TINY["liquid"], log=lines.append)
     assert any("masked-token pretraining for 0.05 minutes" in line for line in lines)
@@ -398,6 +405,8 @@ def test_train_pretrains_first_when_asked_and_names_it_the_parent(dataset, tmp_p
     assert saved["train"]["max_minutes"] == pytest.approx(4.95) and saved["train"]["pretrain_minutes"] == 0
     pretrained = yaml.safe_load((tmp_path / "m" / "pretrained" / "config.yaml").read_text())
     assert pretrained["train"]["max_minutes"] == 0.05
+    for part, rate in (("pretrained", 4e-3), ("", 2e-3)):  # each phase at its own learning rate
+        assert yaml.safe_load((tmp_path / "m" / part / "logs" / "hparams.yaml").read_text())["lr"] == rate
     validate_chart(load(tmp_path / "m").chart("Medications: lisinopril 10 mg daily."))
     with pytest.raises(TrainError, match="must leave part of max_minutes"):
         train(dataset, tmp_path / "n", config=dataclasses.replace(FAST, max_minutes=1.0, pretrain_minutes=1.0))
